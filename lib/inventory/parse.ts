@@ -1,0 +1,62 @@
+// Reads an inventory file and parses it as TOML or YAML (by extension) into plain data.
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+import { load as loadYaml } from 'js-yaml';
+import { UserError } from '../errors.js';
+
+export type InventoryFormat = 'toml' | 'yaml';
+
+export function formatOf(file: string): InventoryFormat {
+  const ext = extname(file).toLowerCase();
+  if (ext === '.toml') return 'toml';
+  if (ext === '.yaml' || ext === '.yml') return 'yaml';
+  throw new UserError(`${file}: expected a .toml, .yaml or .yml inventory file, got "${ext || 'no extension'}"`);
+}
+
+export async function readText(file: string, what: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code ?? e);
+    throw new UserError(`${file}: cannot read ${what}: ${why}`);
+  }
+}
+
+/**
+ * Parses `text` (the content of `file`). Syntax errors name file, line and column;
+ * `showSource` false keeps the offending line out of the message (secrets files).
+ */
+export function parseText(file: string, text: string, format: InventoryFormat, showSource = true): unknown {
+  try {
+    return format === 'toml' ? parseToml(text) : loadYaml(text);
+  } catch (e) {
+    throw syntaxError(file, format, e, showSource);
+  }
+}
+
+function syntaxError(file: string, format: InventoryFormat, e: unknown, showSource: boolean): UserError {
+  const err = e as { line?: number; column?: number; mark?: { line: number; column: number }; reason?: string; message?: string; codeblock?: string; snippet?: string };
+  let line: number | undefined;
+  let column: number | undefined;
+  let reason: string;
+  let source: string | undefined;
+  if (format === 'toml') {
+    // smol-toml: 1-based line/column; the first message line is the reason.
+    line = err.line;
+    column = err.column;
+    reason = String(err.message ?? e).split('\n')[0].replace(/^Invalid TOML document: /, '');
+    source = err.codeblock;
+  } else {
+    // js-yaml: 0-based mark.
+    line = err.mark ? err.mark.line + 1 : undefined;
+    column = err.mark ? err.mark.column + 1 : undefined;
+    reason = err.reason ?? String(err.message ?? e).split('\n')[0];
+    source = err.snippet;
+  }
+  const where = line !== undefined ? `:${line}:${column ?? 1}` : '';
+  const name = format === 'toml' ? 'TOML' : 'YAML';
+  const msg = `${file}${where}: invalid ${name}: ${reason}`;
+  return new UserError(showSource && source ? `${msg}\n${source.replace(/\n+$/, '')}` : msg);
+}

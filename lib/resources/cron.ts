@@ -1,0 +1,27 @@
+// A cron entry as its own file in /etc/cron.d.
+import type { CommonOptions, Resource } from '../engine/types.js';
+import { file } from './file.js';
+
+export interface CronOptions extends CommonOptions {
+  /** file name in /etc/cron.d: letters, digits, _ and - only (cron ignores names with dots) */
+  name: string;
+  /** five cron fields, or @daily and friends */
+  schedule: string;
+  command: string;
+  user?: string;
+  env?: Record<string, string>;
+}
+
+export function cron(opts: CronOptions): Resource {
+  if (!/^[A-Za-z0-9_-]+$/.test(opts.name)) throw new Error(`cron name ${JSON.stringify(opts.name)}: expected letters, digits, _ or - only (run-parts ignores other names)`);
+  if (!/^(@(reboot|yearly|annually|monthly|weekly|daily|hourly)|(\S+\s+){4}\S+)$/.test(opts.schedule.trim()))
+    throw new Error(`cron ${opts.name}: schedule ${JSON.stringify(opts.schedule)} is not five cron fields or an @keyword`);
+  if (/[\r\n]/.test(opts.command)) throw new Error(`cron ${opts.name}: command must be one line`);
+  const env = { SHELL: '/bin/sh', PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...opts.env };
+  const content =
+    `# managed by rigger: ${opts.name}\n` +
+    Object.entries(env).map(([k, v]) => `${k}=${v}\n`).join('') +
+    `${opts.schedule.trim()} ${opts.user ?? 'root'} ${opts.command}\n`;
+  const r = file({ path: `/etc/cron.d/${opts.name}`, content, mode: '0644', tags: opts.tags, notify: opts.notify });
+  return { ...r, id: `cron:${opts.name}` };
+}

@@ -1,0 +1,37 @@
+// A file rendered from an ejs template on the control machine.
+import ejs from 'ejs';
+import { readFileSync } from 'node:fs';
+import type { Resource } from '../engine/types.js';
+import { file, type FileOptions } from './file.js';
+
+export interface TemplateOptions extends Omit<FileOptions, 'content'> {
+  /** path of the .ejs file */
+  src: string;
+  vars: Record<string, unknown>;
+}
+
+/**
+ * Escape for config files: values are written as they are (no HTML entities),
+ * but a value containing a newline is refused, so a variable can never inject
+ * extra lines (directives) into a config file. Use <%- %> for intended raw text.
+ */
+export function configEscape(value: unknown): string {
+  const s = String(value ?? '');
+  if (/[\r\n]/.test(s)) throw new Error(`template value ${JSON.stringify(s.slice(0, 40))} contains a newline; refusing to inject extra lines into a config file`);
+  return s;
+}
+
+export function render(src: string, vars: Record<string, unknown>): string {
+  const text = readFileSync(src, 'utf8');
+  try {
+    return ejs.render(text, vars, { escape: configEscape, filename: src, async: false });
+  } catch (e: any) {
+    throw new Error(`template ${src}: ${e.message}`);
+  }
+}
+
+export function template(opts: TemplateOptions): Resource {
+  const { src, vars, ...rest } = opts;
+  const r = file({ ...rest, content: render(src, vars) });
+  return { ...r, id: `template:${opts.path}` };
+}

@@ -1,0 +1,412 @@
+// Starts and stops disposable Docker test hosts (Debian 12, systemd as PID 1, sshd on 127.0.0.1).
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureImage } from './image.js';
+import { CommandError, mapLimit, run, Semaphore, sleep } from './exec.js';
+
+export const LABEL = 'rigger.testhost';
+export const RUN_LABEL = 'rigger.testhost.run';
+export const NAME_LABEL = 'rigger.testhost.name';
+export const DEPLOY_USER = 'deploy';
+export const PASSWORD_USER = 'pwuser';
+export const PASSWORD = 'rigger-test-password';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Files `up` writes into the state folder (and `down` removes). */
+export const STATE_FILES = ['inventory.toml', 'known_hosts', 'id_ed25519', 'id_ed25519.pub', 'hosts.json'] as const;
+
+export interface TestHost {
+  /** Inventory name, also the container's hostname. */
+  name: string;
+  /** Always 127.0.0.1. */
+  host: string;
+  /** sshd of this host, published on 127.0.0.1. */
+  port: number;
+  containerId: string;
+  containerName: string;
+  groups: string[];
+  /** This host's lines in known_hosts (`[127.0.0.1]:PORT type key`), ed25519 first. */
+  knownHosts: string[];
+}
+
+/** What `up` returns, and (without `down`) the content of hosts.json. */
+export interface TestHostsState {
+  runId: string;
+  image: string;
+  /** Absolute path of the state folder. */
+  dir: string;
+  /** Absolute paths of the generated files. */
+  inventory: string;
+  knownHosts: string;
+  privateKey: string;
+  hostsJson: string;
+  /** Absolute host path mounted read-only at /srv/fixtures, if any. */
+  fixturesDir: string | null;
+  users: {
+    root: string;
+    /** non-root user with the same key and passwordless sudo */
+    deploy: string;
+    /** user with a password and no key */
+    password: { user: string; password: string };
+  };
+  hosts: TestHost[];
+}
+
+export interface TestHosts extends TestHostsState {
+  /** Removes this run's containers and state files. */
+  down(): Promise<void>;
+  /** Looks a host up by name (throws if unknown). */
+  get(name: string): TestHost;
+}
+
+export interface UpOptions {
+  /** Number of hosts, named `${namePrefix}1`..`${namePrefix}N`. */
+  count?: number;
+  namePrefix?: string;
+  /** Explicit host names (instead of count). */
+  names?: string[];
+  /** Groups for every host (array) or per host name. */
+  groups?: string[] | Record<string, string[]>;
+  /** Host folder mounted read-only at /srv/fixtures in every host. */
+  fixturesDir?: string;
+  /** State folder; default $RIGGER_TESTHOSTS_DIR or <repo>/.testhosts. */
+  dir?: string;
+  /** Per-host boot timeout; default 60 s (+1 s per host beyond 5). */
+  bootTimeoutMs?: number;
+  /** Progress messages (default: to stderr). Pass () => {} for silence. */
+  log?: (msg: string) => void;
+}
+
+export interface DownOptions {
+  dir?: string;
+  /** Only this run's containers (default: every container labelled rigger.testhost=1). */
+  runId?: string;
+  log?: (msg: string) => void;
+}
+
+export function stateDir(dir?: string): string {
+  return path.resolve(dir ?? process.env.RIGGER_TESTHOSTS_DIR ?? path.join(REPO_ROOT, '.testhosts'));
+}
+
+const defaultLog = (msg: string) => process.stderr.write(`[testhosts] ${msg}\n`);
+
+function hostNames(opts: UpOptions): string[] {
+  const names = opts.names?.length ? opts.names : Array.from({ length: opts.count ?? 1 }, (_, i) => `${opts.namePrefix ?? 'host'}${i + 1}`);
+  if (names.length === 0) throw new Error('no hosts requested');
+  const seen = new Set<string>();
+  for (const n of names) {
+    if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(n)) throw new Error(`invalid host name ${JSON.stringify(n)} (letters, digits, '-')`);
+    if (seen.has(n)) throw new Error(`duplicate host name ${n}`);
+    seen.add(n);
+  }
+  return names;
+}
+
+/** Reads the hosts.json of a state folder (null when there is none). */
+export async function readState(dir?: string): Promise<TestHostsState | null> {
+  const file = path.join(stateDir(dir), 'hosts.json');
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as TestHostsState;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/**
+ * Starts test hosts and writes inventory.toml, known_hosts, id_ed25519 and hosts.json
+ * into the state folder. Hosts left by an earlier `up` into the same folder are removed first.
+ */
+export async function upHosts(opts: UpOptions = {}): Promise<TestHosts> {
+  const log = opts.log ?? defaultLog;
+  const t0 = Date.now();
+  const names = hostNames(opts);
+  const dir = stateDir(opts.dir);
+  const groupsOf = (n: string) => (Array.isArray(opts.groups) ? opts.groups : (opts.groups?.[n] ?? []));
+  const fixturesDir = opts.fixturesDir ? path.resolve(opts.fixturesDir) : null;
+  if (fixturesDir) await fs.mkdir(fixturesDir, { recursive: true });
+  await fs.mkdir(dir, { recursive: true });
+
+  const previous = await readState(dir).catch(() => null);
+  if (previous?.runId) {
+    log(`removing hosts of the previous run ${previous.runId} recorded in ${dir}`);
+    await removeContainers(['--filter', `label=${RUN_LABEL}=${previous.runId}`]);
+  }
+  await removeStateFiles(dir);
+
+  const image = await ensureImage(log);
+  const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const privateKey = path.join(dir, 'id_ed25519');
+  await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `rigger-testhosts-${runId}`, '-f', privateKey]);
+  await fs.chmod(privateKey, 0o600);
+  const publicKey = (await fs.readFile(`${privateKey}.pub`, 'utf8')).trim();
+
+  const bootTimeoutMs = opts.bootTimeoutMs ?? 60_000 + 1000 * Math.max(0, names.length - 5);
+  const starting = new Semaphore(6); // docker run is mostly daemon-side work; a few at a time
+  const execs = new Semaphore(24);
+  log(`starting ${names.length} host(s) from ${image} (run ${runId})`);
+
+  let hosts: TestHost[];
+  try {
+    hosts = await mapLimit(names, names.length, async (name) => {
+      const containerName = `rigger-th-${runId}-${name}`;
+      const { containerId, port } = await starting.use(() => startContainer({ name, containerName, image, runId, fixturesDir }));
+      await waitBooted(containerId, name, bootTimeoutMs, execs, log);
+      const keys = await execs.use(() => setupHost(containerId, publicKey));
+      await waitSshBanner(port, name, 20_000);
+      return {
+        name,
+        host: '127.0.0.1',
+        port,
+        containerId,
+        containerName,
+        groups: [...groupsOf(name)],
+        knownHosts: keys.map((k) => `[127.0.0.1]:${port} ${k}`),
+      };
+    });
+  } catch (e) {
+    log(`up failed; removing the containers of run ${runId}`);
+    await removeContainers(['--filter', `label=${RUN_LABEL}=${runId}`]).catch(() => {});
+    await removeStateFiles(dir).catch(() => {});
+    throw e;
+  }
+
+  const state: TestHostsState = {
+    runId,
+    image,
+    dir,
+    inventory: path.join(dir, 'inventory.toml'),
+    knownHosts: path.join(dir, 'known_hosts'),
+    privateKey,
+    hostsJson: path.join(dir, 'hosts.json'),
+    fixturesDir,
+    users: { root: 'root', deploy: DEPLOY_USER, password: { user: PASSWORD_USER, password: PASSWORD } },
+    hosts,
+  };
+  await fs.writeFile(state.knownHosts, hosts.flatMap((h) => h.knownHosts).join('\n') + '\n');
+  await fs.writeFile(state.inventory, inventoryToml(state));
+  await fs.writeFile(state.hostsJson, JSON.stringify(state, null, 2) + '\n');
+  log(`${hosts.length} host(s) up in ${((Date.now() - t0) / 1000).toFixed(1)} s; inventory: ${state.inventory}`);
+  return withMethods(state);
+}
+
+function withMethods(state: TestHostsState): TestHosts {
+  return {
+    ...state,
+    down: () => downHosts({ dir: state.dir, runId: state.runId, log: () => {} }),
+    get(name: string) {
+      const h = state.hosts.find((x) => x.name === name);
+      if (!h) throw new Error(`no test host named ${name}`);
+      return h;
+    },
+  };
+}
+
+/** The hosts of the last `up` into a state folder (for tests that did not start them). */
+export async function loadHosts(dir?: string): Promise<TestHosts> {
+  const s = await readState(dir);
+  if (!s) throw new Error(`no test hosts recorded in ${stateDir(dir)} (run \`npm run testhosts -- up\`)`);
+  return withMethods(s);
+}
+
+/** Removes test-host containers (all with label rigger.testhost=1, or one run's) and the state files. */
+export async function downHosts(opts: DownOptions = {}): Promise<{ removed: number }> {
+  const log = opts.log ?? defaultLog;
+  const dir = stateDir(opts.dir);
+  const removed = await removeContainers(opts.runId ? ['--filter', `label=${RUN_LABEL}=${opts.runId}`] : []);
+  const state = await readState(dir).catch(() => null);
+  if (!opts.runId || !state || state.runId === opts.runId) {
+    await removeStateFiles(dir);
+    await fs.rmdir(dir).catch(() => {}); // only if now empty
+  }
+  log(`removed ${removed} container(s)`);
+  return { removed };
+}
+
+async function removeContainers(filter: string[]): Promise<number> {
+  const ids = (await run(['docker', 'ps', '-aq', '--filter', `label=${LABEL}=1`, ...filter])).stdout.split('\n').filter(Boolean);
+  for (let i = 0; i < ids.length; i += 50) {
+    await run(['docker', 'rm', '-f', '-v', ...ids.slice(i, i + 50)], { allowFail: true });
+  }
+  return ids.length;
+}
+
+async function removeStateFiles(dir: string): Promise<void> {
+  for (const f of STATE_FILES) await fs.rm(path.join(dir, f), { force: true });
+}
+
+async function startContainer(o: {
+  name: string;
+  containerName: string;
+  image: string;
+  runId: string;
+  fixturesDir: string | null;
+}): Promise<{ containerId: string; port: number }> {
+  const argv = [
+    'docker', 'run', '-d',
+    '--name', o.containerName,
+    '--hostname', o.name,
+    '--label', `${LABEL}=1`,
+    '--label', `${RUN_LABEL}=${o.runId}`,
+    '--label', `${NAME_LABEL}=${o.name}`,
+    '--cap-add', 'SYS_ADMIN',
+    '--security-opt', 'seccomp=unconfined',
+    '--tmpfs', '/run',
+    '--tmpfs', '/run/lock',
+    '-v', '/sys/fs/cgroup:/sys/fs/cgroup:ro',
+    '-e', 'container=docker',
+    // sshd on loopback only; Docker picks a free port.
+    '-p', '127.0.0.1::22',
+    ...(o.fixturesDir ? ['-v', `${o.fixturesDir}:/srv/fixtures:ro`] : []),
+    o.image,
+    '/sbin/init',
+  ];
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const containerId = (await run(argv)).stdout.trim();
+      const mapping = (await run(['docker', 'port', containerId, '22/tcp'])).stdout.trim().split('\n');
+      const m = mapping.map((l) => /^127\.0\.0\.1:(\d+)$/.exec(l.trim())).find(Boolean);
+      if (!m) throw new Error(`container ${o.containerName}: unexpected port mapping ${JSON.stringify(mapping)}`);
+      return { containerId, port: Number(m[1]) };
+    } catch (e) {
+      // A port Docker picked can be taken by someone else in the meantime: retry with a new one.
+      await run(['docker', 'rm', '-f', '-v', o.containerName], { allowFail: true });
+      const msg = e instanceof Error ? e.message : String(e);
+      if (attempt >= 3 || !/address already in use|port is already allocated|bind/i.test(msg)) {
+        throw new Error(`cannot start test host ${o.name}: ${msg}`);
+      }
+    }
+  }
+}
+
+/** Polls until `systemctl is-system-running` says running or degraded. */
+async function waitBooted(containerId: string, name: string, timeoutMs: number, execs: Semaphore, log: (m: string) => void): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    const left = Math.max(1, Math.floor((deadline - Date.now()) / 1000));
+    // --wait blocks until boot has finished; it fails fast while PID 1 is not answering yet.
+    const r = await execs.use(() =>
+      run(['docker', 'exec', containerId, 'timeout', String(Math.min(left, 30)), 'systemctl', 'is-system-running', '--wait'], {
+        allowFail: true,
+        timeoutMs: (Math.min(left, 30) + 5) * 1000,
+      }),
+    );
+    const state = r.stdout.trim().split('\n').pop() ?? '';
+    if (state === 'running') return;
+    if (state === 'degraded') {
+      const failed = await run(['docker', 'exec', containerId, 'systemctl', '--failed', '--no-legend', '--plain'], { allowFail: true });
+      log(`warning: ${name} booted degraded; failed units: ${failed.stdout.trim().replace(/\n/g, '; ')}`);
+      return;
+    }
+    last = (state || r.stderr.trim()).slice(0, 300);
+    if (/No such container|is not running/i.test(r.stderr)) break;
+    await sleep(250);
+  }
+  const logs = await run(['docker', 'logs', '--tail', '30', containerId], { allowFail: true });
+  const st = await run(['docker', 'inspect', '-f', '{{.State.Status}} exit={{.State.ExitCode}}', containerId], { allowFail: true });
+  throw new Error(
+    `test host ${name} (${containerId.slice(0, 12)}) did not finish booting within ${Math.round(timeoutMs / 1000)} s ` +
+      `(container ${st.stdout.trim() || 'gone'}; last systemctl is-system-running: ${last || '?'})` +
+      (logs.stdout || logs.stderr ? `\ncontainer log tail:\n${(logs.stdout + logs.stderr).trim()}` : ''),
+  );
+}
+
+/** Installs the key for root, creates deploy (sudo) and pwuser (password), returns host public keys. */
+async function setupHost(containerId: string, publicKey: string): Promise<string[]> {
+  if (!/^ssh-ed25519 [A-Za-z0-9+/=]+ [\w.@-]+$/.test(publicKey)) throw new Error(`unexpected public key format: ${publicKey}`);
+  const script = `set -eu
+umask 022
+KEY='${publicKey}'
+install -d -m 700 /root/.ssh
+printf '%s\\n' "$KEY" > /root/.ssh/authorized_keys
+chmod 600 /root/.ssh/authorized_keys
+id -u ${DEPLOY_USER} >/dev/null 2>&1 || useradd -m -s /bin/bash ${DEPLOY_USER}
+usermod -p '*' ${DEPLOY_USER}
+install -d -m 700 -o ${DEPLOY_USER} -g ${DEPLOY_USER} /home/${DEPLOY_USER}/.ssh
+printf '%s\\n' "$KEY" > /home/${DEPLOY_USER}/.ssh/authorized_keys
+chown ${DEPLOY_USER}:${DEPLOY_USER} /home/${DEPLOY_USER}/.ssh/authorized_keys
+chmod 600 /home/${DEPLOY_USER}/.ssh/authorized_keys
+printf '%s\\n' '${DEPLOY_USER} ALL=(ALL:ALL) NOPASSWD: ALL' > /etc/sudoers.d/${DEPLOY_USER}.tmp
+chmod 440 /etc/sudoers.d/${DEPLOY_USER}.tmp
+visudo -cqf /etc/sudoers.d/${DEPLOY_USER}.tmp
+mv /etc/sudoers.d/${DEPLOY_USER}.tmp /etc/sudoers.d/${DEPLOY_USER}
+id -u ${PASSWORD_USER} >/dev/null 2>&1 || useradd -m -s /bin/bash ${PASSWORD_USER}
+printf '%s\\n' '${PASSWORD_USER}:${PASSWORD}' | chpasswd
+for t in ed25519 ecdsa rsa; do
+  test -s /etc/ssh/ssh_host_\${t}_key.pub && cat /etc/ssh/ssh_host_\${t}_key.pub
+done
+`;
+  const r = await run(['docker', 'exec', '-i', containerId, 'sh', '-s'], { input: script }).catch((e: unknown) => {
+    throw e instanceof CommandError ? new Error(`setting up test host ${containerId.slice(0, 12)} failed: ${e.message}`) : e;
+  });
+  const keys = r.stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).slice(0, 2))
+    .filter((p) => p.length === 2 && /^(ssh-|ecdsa-)/.test(p[0]))
+    .map((p) => p.join(' '));
+  if (!keys.some((k) => k.startsWith('ssh-ed25519 '))) throw new Error(`test host ${containerId.slice(0, 12)} has no ed25519 host key`);
+  return keys;
+}
+
+/** Waits until the published port forwards to a live sshd (it sends an SSH-2.0 banner). */
+async function waitSshBanner(port: number, name: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const banner = await readBanner(port);
+      if (banner.startsWith('SSH-2.0-')) return;
+      last = `unexpected banner ${JSON.stringify(banner.slice(0, 80))}`;
+    } catch (e) {
+      last = e instanceof Error ? e.message : String(e);
+    }
+    await sleep(200);
+  }
+  throw new Error(`sshd of test host ${name} does not answer on 127.0.0.1:${port} (${last})`);
+}
+
+function readBanner(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: '127.0.0.1', port });
+    let buf = '';
+    const done = (err: Error | null, v?: string) => {
+      sock.destroy();
+      if (err) reject(err);
+      else resolve(v ?? '');
+    };
+    sock.setTimeout(3000, () => done(new Error('no banner within 3 s')));
+    sock.on('data', (b) => {
+      buf += b.toString('latin1');
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) done(null, buf.slice(0, nl).trim());
+    });
+    sock.on('error', (e) => done(e));
+    sock.on('end', () => done(new Error('connection closed before the banner')));
+  });
+}
+
+const tomlString = (s: string) => JSON.stringify(s); // JSON string escapes are valid TOML basic-string escapes
+
+function inventoryToml(s: TestHostsState): string {
+  const key = (n: string) => (/^[A-Za-z0-9_-]+$/.test(n) ? n : tomlString(n));
+  const lines = [
+    `# Disposable Docker test hosts (run ${s.runId}), written by test/hosts/testhosts.ts.`,
+    '# Removed by `npm run testhosts -- down`. Paths are relative to this file.',
+    '[defaults]',
+    'user = "root"',
+    'private_key = "id_ed25519"',
+    'known_hosts = "known_hosts"',
+    '',
+    '[hosts]',
+    ...s.hosts.map(
+      (h) => `${key(h.name)} = { host = ${tomlString(h.host)}, port = ${h.port}, groups = [${h.groups.map(tomlString).join(', ')}] }`,
+    ),
+    '',
+  ];
+  return lines.join('\n');
+}
