@@ -95,8 +95,11 @@ export interface Handler {
   run(ctx: HostContext): Promise<void>;
 }
 
+/** What a role lists: resources, arrays of them (factories that make several), or false/null to skip conditionally. */
+export type ResourceEntry = Resource | Resource[] | false | null | undefined;
+
 export interface RoleOutput {
-  resources: Resource[];
+  resources: ResourceEntry[];
   handlers?: Handler[];
 }
 

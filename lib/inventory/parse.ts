@@ -37,7 +37,14 @@ export function parseText(file: string, text: string, format: InventoryFormat, s
 }
 
 function syntaxError(file: string, format: InventoryFormat, e: unknown, showSource: boolean): UserError {
-  const err = e as { line?: number; column?: number; mark?: { line: number; column: number }; reason?: string; message?: string; codeblock?: string; snippet?: string };
+  const err = e as {
+    line?: number;
+    column?: number;
+    codeblock?: string;
+    mark?: { line: number; column: number; snippet?: string };
+    reason?: string;
+    message?: string;
+  };
   let line: number | undefined;
   let column: number | undefined;
   let reason: string;
@@ -53,7 +60,7 @@ function syntaxError(file: string, format: InventoryFormat, e: unknown, showSour
     line = err.mark ? err.mark.line + 1 : undefined;
     column = err.mark ? err.mark.column + 1 : undefined;
     reason = err.reason ?? String(err.message ?? e).split('\n')[0];
-    source = err.snippet;
+    source = err.mark?.snippet;
   }
   const where = line !== undefined ? `:${line}:${column ?? 1}` : '';
   const name = format === 'toml' ? 'TOML' : 'YAML';

@@ -29,8 +29,8 @@ export function describe(value: unknown): string {
   }
   if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
   if (Array.isArray(value)) return 'a list';
-  if (value instanceof Date || !isPlainObject(value)) return 'a date';
-  return 'a table';
+  if (value instanceof Date) return 'a date';
+  return isPlainObject(value) ? 'a table' : 'a value';
 }
 
 /** The kind of a value, never the value itself (for secrets). */

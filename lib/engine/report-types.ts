@@ -1,0 +1,24 @@
+// The shape of results, shared by the engine and the reporters (see ARCHITECTURE.md, JSON report).
+import type { TextDiff } from './types.js';
+
+export type TaskStatus = 'ok' | 'changed' | 'failed' | 'skipped';
+export type HostStatus = 'ok' | 'changed' | 'failed' | 'unreachable';
+
+export interface TaskResult {
+  role: string;
+  resource: string;
+  status: TaskStatus;
+  summary?: string;
+  diff?: TextDiff;
+  error?: string;
+  durationMs: number;
+}
+
+export interface HostResult {
+  status: HostStatus;
+  counts: Record<TaskStatus, number>;
+  remoteCommands: number;
+  tasks: TaskResult[];
+  error?: string;
+  durationMs: number;
+}

@@ -1,0 +1,183 @@
+// Runs a playbook: flags + inventory -> selected hosts -> (in parallel, bounded
+// by --forks) each host's plays -> console recap, JSON report, exit code.
+import { parseCli, USAGE, type CliOptions } from './cli.js';
+import { isUserError, UserError } from './errors.js';
+import { loadInventory, type Inventory, type InventoryHost } from './inventory/load.js';
+import { hostsOfPlay, selectHosts } from './inventory/patterns.js';
+import { runHost, type RoleRun } from './engine/run.js';
+import type { HostResult } from './engine/report-types.js';
+import type { Facts, Role } from './engine/types.js';
+import { validateRoleVars } from './engine/validateVars.js';
+import { ConsoleReporter } from './report/console.js';
+import { buildJsonReport, writeJsonReport, type JsonReport } from './report/json.js';
+import { redact } from './secrets.js';
+import { SshSession } from './transport/ssh.js';
+
+export interface Play {
+  name?: string;
+  /** host pattern, usually a group */
+  hosts: string;
+  roles: Role<any>[];
+}
+
+export interface PlaybookDef {
+  name: string;
+  plays: Play[];
+}
+
+export interface PlaybookIO {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  colour: boolean;
+}
+
+export interface PlaybookOutcome {
+  exitCode: number;
+  report?: JsonReport;
+}
+
+const defaultIO = (): PlaybookIO => ({
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  colour: !process.env.NO_COLOR && (Boolean(process.env.FORCE_COLOR) || process.stdout.isTTY === true),
+});
+
+/** Entry point of a playbook script: runs it and exits with its exit code. */
+export async function playbook(def: PlaybookDef): Promise<never> {
+  const { exitCode } = await runPlaybook(def, process.argv.slice(2));
+  process.exit(exitCode);
+}
+
+export async function runPlaybook(def: PlaybookDef, argv: string[], io: PlaybookIO = defaultIO()): Promise<PlaybookOutcome> {
+  let opts: CliOptions | undefined;
+  try {
+    opts = parseCli(argv);
+    if (opts.help) {
+      io.stdout(USAGE);
+      return { exitCode: 0 };
+    }
+    return await execute(def, opts, io);
+  } catch (e: any) {
+    const message = redact(e?.message ?? String(e));
+    io.stderr(`error: ${message}\n`);
+    if (!isUserError(e) && (opts?.verbose ?? 0) > 1 && e?.stack) io.stderr(redact(e.stack) + '\n');
+    return { exitCode: 1 };
+  }
+}
+
+async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO): Promise<PlaybookOutcome> {
+  const listing = opts.listHosts || opts.listTasks;
+  const inv = await loadInventory(opts.inventory, { resolveSecrets: !listing });
+  const selected = selectHosts(inv, opts.limit);
+  const plans = planHosts(def, inv, selected);
+
+  if (opts.listHosts) {
+    for (const [host, roles] of plans) io.stdout(`${host}  (${roles.map((r) => r.role.name).join(', ') || 'no roles'})\n`);
+    return { exitCode: 0 };
+  }
+  if (opts.listTasks) {
+    await listTasks(plans, inv, io);
+    return { exitCode: 0 };
+  }
+
+  const reporter = new ConsoleReporter({ showDiffs: opts.check || opts.diff, verbose: opts.verbose, colour: io.colour, check: opts.check, write: io.stdout });
+  const hosts = [...plans.keys()].filter((h) => plans.get(h)!.length > 0);
+  reporter.header(def.name, hosts);
+  const started = Date.now();
+  const results = new Map<string, HostResult>();
+  await forEachLimited(hosts, opts.forks, async (name) => {
+    const host = inv.hosts.get(name)!;
+    const result = await runHost(name, () => SshSession.open(connectOptions(host, opts)), plans.get(name)!, {
+      check: opts.check,
+      wantDiff: opts.check || opts.diff || Boolean(opts.json),
+      tags: opts.tags,
+      skipTags: opts.skipTags,
+      onTask: (h, t) => reporter.task(h, t),
+      onLog: (h, m) => reporter.log(h, m),
+    });
+    results.set(name, result);
+  });
+  // Recap in inventory order, whatever order hosts finished in.
+  const ordered = new Map(hosts.map((h) => [h, results.get(h)!]));
+  const durationMs = Date.now() - started;
+  reporter.recap(ordered, durationMs);
+  const report = buildJsonReport(opts.check ? 'check' : 'apply', durationMs, ordered);
+  if (opts.json) await writeJsonReport(opts.json, report);
+  return { exitCode: exitCodeOf(ordered, opts), report };
+}
+
+function connectOptions(host: InventoryHost, opts: CliOptions) {
+  return {
+    host: host.name,
+    address: host.address,
+    port: host.port,
+    user: host.user,
+    privateKey: host.privateKey,
+    knownHosts: host.knownHosts,
+    acceptNewHostKeys: opts.acceptNewHostKeys,
+    connectTimeoutMs: host.connectTimeout * 1000,
+  };
+}
+
+/** For each selected host, the roles of every play that includes it, with validated vars. */
+function planHosts(def: PlaybookDef, inv: Inventory, selected: string[]): Map<string, RoleRun[]> {
+  const plans = new Map<string, RoleRun[]>(selected.map((h) => [h, []]));
+  const problems: string[] = [];
+  for (const play of def.plays) {
+    const members = new Set(hostsOfPlay(inv, play.hosts));
+    for (const name of selected) {
+      if (!members.has(name)) continue;
+      for (const role of play.roles) {
+        const { vars, problems: p } = validateRoleVars(role, name, inv.hosts.get(name)!.vars);
+        problems.push(...p.map((x) => `${inv.file}: host ${x.host}, role ${x.role}: ${x.message}`));
+        if (vars) plans.get(name)!.push({ role, vars });
+      }
+    }
+  }
+  if (problems.length) throw new UserError(`invalid vars:\n  ${problems.join('\n  ')}`);
+  if (![...plans.values()].some((r) => r.length)) throw new UserError(`no play of ${def.name} applies to the selected hosts (${selected.join(', ')})`);
+  return plans;
+}
+
+/** Facts assumed for --list-tasks, which does not connect. */
+const ASSUMED_FACTS: Facts = {
+  os: { id: 'debian', versionId: '12', codename: 'bookworm', prettyName: 'Debian GNU/Linux 12 (bookworm)' },
+  arch: 'amd64',
+  machine: 'x86_64',
+  init: 'systemd',
+  memoryMb: 0,
+  rootFreeBytes: 0,
+  opensshVersion: '9.2p1',
+  hostname: '',
+  loginUser: 'root',
+};
+
+async function listTasks(plans: Map<string, RoleRun[]>, inv: Inventory, io: PlaybookIO): Promise<void> {
+  io.stdout('(facts assumed: Debian 12 amd64; nothing is contacted)\n');
+  for (const [host, roles] of plans) {
+    io.stdout(`${host}:\n`);
+    for (const { role, vars } of roles) {
+      const out = await role.tasks({ host, vars, facts: { ...ASSUMED_FACTS, hostname: host, loginUser: inv.hosts.get(host)!.user } });
+      for (const r of (out.resources as unknown[]).flat(2).filter(Boolean) as Array<{ id: string; tags: string[] }>)
+        io.stdout(`  [${role.name}] ${r.id}${r.tags.length ? `  tags: ${[role.name, ...r.tags].join(',')}` : ''}\n`);
+      for (const h of out.handlers ?? []) io.stdout(`  [${role.name}] handler:${h.name}\n`);
+    }
+  }
+}
+
+function exitCodeOf(results: Map<string, HostResult>, opts: CliOptions): number {
+  const statuses = [...results.values()].map((r) => r.status);
+  if (statuses.some((s) => s === 'failed' || s === 'unreachable')) return 2;
+  if (opts.detailedExitcode && statuses.includes('changed')) return 3;
+  return 0;
+}
+
+async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  });
+  await Promise.all(workers);
+}
+
+export type { JsonReport };

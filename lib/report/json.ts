@@ -1,0 +1,47 @@
+// The machine-readable report (ARCHITECTURE.md, "JSON report"), secrets masked.
+import { writeFile } from 'node:fs/promises';
+import type { HostResult } from '../engine/report-types.js';
+import { redact } from '../secrets.js';
+import { unifiedDiff } from './diff.js';
+
+export interface JsonReport {
+  mode: 'check' | 'apply';
+  durationMs: number;
+  hosts: Record<
+    string,
+    {
+      status: HostResult['status'];
+      counts: HostResult['counts'];
+      remoteCommands: number;
+      error?: string;
+      tasks: Array<{ role: string; resource: string; status: string; summary?: string; diff?: string; error?: string; durationMs: number }>;
+    }
+  >;
+}
+
+export function buildJsonReport(mode: 'check' | 'apply', durationMs: number, results: Map<string, HostResult>): JsonReport {
+  const hosts: JsonReport['hosts'] = {};
+  for (const [name, r] of results) {
+    hosts[name] = {
+      status: r.status,
+      counts: r.counts,
+      remoteCommands: r.remoteCommands,
+      ...(r.error ? { error: redact(r.error) } : {}),
+      tasks: r.tasks.map((t) => ({
+        role: t.role,
+        resource: t.resource,
+        status: t.status,
+        ...(t.summary ? { summary: redact(t.summary) } : {}),
+        ...(t.diff ? { diff: unifiedDiff(t.diff) } : {}),
+        ...(t.error ? { error: redact(t.error) } : {}),
+        durationMs: t.durationMs,
+      })),
+    };
+  }
+  return { mode, durationMs, hosts };
+}
+
+export async function writeJsonReport(path: string, report: JsonReport): Promise<void> {
+  // One more pass over the whole text: nothing unmasked may reach the file.
+  await writeFile(path, redact(JSON.stringify(report, null, 2)) + '\n');
+}

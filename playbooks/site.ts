@@ -1,0 +1,7 @@
+#!/usr/bin/env -S npx tsx
+// Every server gets the base roles: npx tsx playbooks/site.ts [--limit ...]
+import { playbook } from '../lib/playbook.js';
+import common from '../roles/common/index.js';
+import sshHardening from '../roles/ssh-hardening/index.js';
+
+await playbook({ name: 'site', plays: [{ name: 'base', hosts: 'all', roles: [common, sshHardening] }] });
