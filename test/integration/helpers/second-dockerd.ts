@@ -144,7 +144,7 @@ export async function startSecondDockerd(opts: SecondDockerdOptions = {}): Promi
   };
 
   const deadline = Date.now() + readyTimeoutMs;
-  let lastError = '';
+  let lastError: string;
   while (true) {
     if (exited) {
       const why = spawnError ? spawnError.message : `exit code ${exited.code} signal ${exited.signal}`;
