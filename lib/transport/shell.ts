@@ -50,13 +50,14 @@ export class PersistentShell {
     if (this.closedError) return Promise.reject(this.closedError);
     const marker = `__RIGGER_${randomBytes(8).toString('hex')}`;
     const body = Buffer.from(script).toString('base64');
-    // The script travels base64-encoded in a heredoc: no quoting of its text is
-    // needed, and it cannot read the shell's own stdin (the next commands).
-    const input =
+    // The script travels base64-encoded inside one fixed command line, so the
+    // persistent shell never parses its text, and it cannot read the shell's
+    // own stdin (the next commands). Input data, if any, follows as a heredoc.
+    const exec = `/bin/sh -c "$(printf %s '${body}' | base64 -d)" rigger`;
+    const feed =
       stdin === undefined
-        ? '</dev/null'
-        : `<<'${marker}_IN'\n${wrap(Buffer.from(stdin).toString('base64'))}\n${marker}_IN\n`;
-    const feed = stdin === undefined ? `/bin/sh -c "$(base64 -d <<'${marker}_SRC'\n${wrap(body)}\n${marker}_SRC\n)" rigger </dev/null` : `base64 -d ${input}| /bin/sh -c "$(base64 -d <<'${marker}_SRC'\n${wrap(body)}\n${marker}_SRC\n)" rigger`;
+        ? `${exec} </dev/null`
+        : `base64 -d <<'${marker}_IN' | ${exec}\n${wrap(Buffer.from(stdin).toString('base64'))}\n${marker}_IN`;
     const line = `${feed}\nprintf '\\n%s %s\\n' ${marker} $?; printf '\\n%s\\n' ${marker} >&2\n`;
     return new Promise<RunResult>((resolve, reject) => {
       this.pending = { marker, resolve, reject };
