@@ -45,7 +45,7 @@ import { gzipSync } from 'node:zlib';
 const execFileP = promisify(execFile);
 
 /** Bump when the repository layout or package contents change: invalidates caches. */
-const FORMAT = 1;
+const FORMAT = 3;
 const MARKER = '.fake-apt-repo.json';
 const CODENAME = 'bookworm';
 const COMPONENT = 'main';
@@ -93,7 +93,7 @@ async function run(cmd: string, args: string[], opts: { cwd?: string; env?: Node
     return stdout;
   } catch (e) {
     const err = e as { stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed: ${err.stderr?.trim() || err.message}`);
+    throw new Error(`${cmd} ${args.join(' ')} failed: ${err.stderr?.trim() || err.message}`, { cause: e });
   }
 }
 
@@ -135,7 +135,7 @@ OS/Arch:      linux/${GOARCH[arch] ?? arch}
 EOF
     ;;
   run)
-    echo "fake gitlab-runner $VERSION: run $*" >&2
+    echo "fake gitlab-runner $VERSION: gitlab-runner $*" >&2
     exec sleep infinity
     ;;
   verify)
@@ -237,7 +237,8 @@ async function writeFileMode(file: string, content: string, mode: number) {
   await fs.chmod(file, mode);
 }
 
-async function buildDeb(work: string, poolDir: string, spec: PkgSpec): Promise<string> {
+/** Builds a .deb with dpkg-deb; returns its path and its control text. */
+async function buildDeb(work: string, poolDir: string, spec: PkgSpec): Promise<{ file: string; control: string }> {
   const root = path.join(work, `${spec.name}_${spec.version}`);
   for (const [rel, f] of Object.entries(spec.files)) await writeFileMode(path.join(root, rel), f.content, f.mode);
   const control = [
@@ -266,7 +267,7 @@ async function buildDeb(work: string, poolDir: string, spec: PkgSpec): Promise<s
   }
   const out = path.join(poolDir, `${spec.name}_${spec.version}_${spec.arch}.deb`);
   await run('dpkg-deb', ['--root-owner-group', '-Zgzip', '--build', root, out]);
-  return out;
+  return { file: out, control };
 }
 
 function hashes(buf: Buffer) {
@@ -383,9 +384,9 @@ export async function buildFakeAptRepo(dir: string, opts: { version?: string } =
     const poolRel = path.join('pool', COMPONENT, 'g', 'gitlab-runner');
     const poolDir = path.join(tmp, poolRel);
     await fs.mkdir(poolDir, { recursive: true });
-    const debs: string[] = [];
+    const built: Array<{ file: string; control: string }> = [];
     for (const v of [version, newerVersion]) {
-      debs.push(
+      built.push(
         await buildDeb(work, poolDir, {
           name: 'gitlab-runner-helper-images',
           version: v,
@@ -414,13 +415,27 @@ export async function buildFakeAptRepo(dir: string, opts: { version?: string } =
       );
     }
 
-    // Packages index (all versions: -m), paths relative to the repository root.
+    const debs = built.map((b) => b.file);
+
+    // Packages index: every version (what `dpkg-scanpackages -m` writes), made
+    // by hand so that only dpkg-deb and gpg are needed.
     const binRel = path.posix.join(COMPONENT, `binary-${arch}`);
     const distDir = path.join(tmp, 'dists', CODENAME);
     await fs.mkdir(path.join(distDir, binRel), { recursive: true });
-    const packages = await run('dpkg-scanpackages', ['-m', '-a', arch, 'pool', '/dev/null'], { cwd: tmp });
-    if (!packages.includes('Package: gitlab-runner\n')) throw new Error('fake apt repo: dpkg-scanpackages produced no index');
-    const packagesBuf = Buffer.from(packages);
+    const stanzas: string[] = [];
+    for (const { file, control } of built) {
+      const h = hashes(await fs.readFile(file));
+      const fields = [
+        `Filename: ${path.relative(tmp, file).split(path.sep).join('/')}`,
+        `Size: ${h.size}`,
+        `MD5sum: ${h.md5}`,
+        `SHA1: ${h.sha1}`,
+        `SHA256: ${h.sha256}`,
+        `SHA512: ${h.sha512}`,
+      ].join('\n');
+      stanzas.push(control.trimEnd().replace(/^Description:/m, `${fields}\nDescription:`));
+    }
+    const packagesBuf = Buffer.from(`${stanzas.join('\n\n')}\n`);
     const packagesGz = gzipSync(packagesBuf, { level: 9 });
     await fs.writeFile(path.join(distDir, binRel, 'Packages'), packagesBuf);
     await fs.writeFile(path.join(distDir, binRel, 'Packages.gz'), packagesGz);

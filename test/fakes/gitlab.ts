@@ -17,7 +17,8 @@
  *   GET    /api/v4/runners                      (access token) same filters (the fake has one, admin, user)
  *   POST   /api/v4/runners                      legacy: {token: registration token, ...} -> 201 {id, token, token_expires_at} | 403 | 410
  *
- * Authentication: `PRIVATE-TOKEN: <token>` or `Authorization: Bearer <token>`;
+ * Authentication: `PRIVATE-TOKEN: <token>`, `Authorization: Bearer <token>` or
+ * a `private_token` query parameter;
  * missing or wrong -> 401 {"message":"401 Unauthorized"}. Every error body is
  * JSON `{"message": "..."}`; every body is served with
  * `Content-Type: application/json` exactly (no charset suffix).
@@ -313,10 +314,10 @@ export async function startFakeGitlab(opts: FakeGitlabOptions = {}): Promise<Fak
     return r;
   };
 
-  const requireAuth = (req: http.IncomingMessage) => {
+  const requireAuth = (req: http.IncomingMessage, url: URL) => {
     const header = req.headers['private-token'];
     const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    const given = (Array.isArray(header) ? header[0] : header) ?? bearer;
+    const given = (Array.isArray(header) ? header[0] : header) ?? bearer ?? url.searchParams.get('private_token');
     if (given !== accessToken) throw new HttpError(401, '401 Unauthorized');
   };
 
@@ -409,7 +410,7 @@ export async function startFakeGitlab(opts: FakeGitlabOptions = {}): Promise<Fak
     const p: Params = { ...formToParams(url.searchParams), ...(body ?? {}) };
 
     if (path === '/api/v4/user/runners' && method === 'POST') {
-      requireAuth(req);
+      requireAuth(req, url);
       const rt = str(p, 'runner_type');
       if (rt === undefined) throw new HttpError(400, '400 Bad request - runner_type is missing');
       if (!(RUNNER_TYPES as readonly string[]).includes(rt)) {
@@ -476,13 +477,13 @@ export async function startFakeGitlab(opts: FakeGitlabOptions = {}): Promise<Fak
     }
 
     if ((path === '/api/v4/runners/all' || path === '/api/v4/runners') && method === 'GET') {
-      requireAuth(req);
+      requireAuth(req, url);
       return listRunners(url);
     }
 
     const m = /^\/api\/v4\/runners\/([^/]+)$/.exec(path);
     if (m && ['GET', 'PUT', 'DELETE'].includes(method)) {
-      requireAuth(req);
+      requireAuth(req, url);
       if (!/^\d+$/.test(m[1])) throw new HttpError(400, '400 Bad request - id is invalid');
       const r = runnerById(m[1]);
       if (method === 'GET') return { status: 200, body: detailView(r) };
