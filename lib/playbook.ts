@@ -1,5 +1,7 @@
 // Runs a playbook: flags + inventory -> selected hosts -> (in parallel, bounded
 // by --forks) each host's plays -> console recap, JSON report, exit code.
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { parseCli, USAGE, type CliOptions } from './cli.js';
 import { isUserError, UserError } from './errors.js';
 import { loadInventory, type Inventory, type InventoryHost } from './inventory/load.js';
@@ -42,10 +44,15 @@ const defaultIO = (): PlaybookIO => ({
   colour: !process.env.NO_COLOR && (Boolean(process.env.FORCE_COLOR) || process.stdout.isTTY === true),
 });
 
-/** Entry point of a playbook script: runs it and exits with its exit code. */
-export async function playbook(def: PlaybookDef): Promise<never> {
-  const { exitCode } = await runPlaybook(def, process.argv.slice(2));
-  process.exit(exitCode);
+/**
+ * Entry point of a playbook script: `export default playbook({...}, import.meta.url)`.
+ * Run as the main script, it runs the playbook and exits with its exit code;
+ * imported (by a test or another playbook), it only returns the definition.
+ */
+export function playbook(def: PlaybookDef, moduleUrl: string): PlaybookDef {
+  const main = process.argv[1] && pathToFileURL(realpathSync(process.argv[1])).href === moduleUrl;
+  if (main) void runPlaybook(def, process.argv.slice(2)).then(({ exitCode }) => process.exit(exitCode));
+  return def;
 }
 
 export async function runPlaybook(def: PlaybookDef, argv: string[], io: PlaybookIO = defaultIO()): Promise<PlaybookOutcome> {

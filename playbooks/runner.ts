@@ -8,7 +8,8 @@ import gitlabRunner from '../roles/gitlab-runner/index.js';
 import dockerMachineScaleway from '../roles/docker-machine-scaleway/index.js';
 import dockerCleanup from '../roles/docker-cleanup/index.js';
 
-await playbook({
+export default playbook(
+  {
   name: 'runner',
   plays: [
     { name: 'base', hosts: 'runners', roles: [common, sshHardening] },
@@ -16,4 +17,6 @@ await playbook({
     { name: 'runner', hosts: 'runners', roles: [gitlabRunner] },
     { name: 'disk', hosts: 'static_runners', roles: [dockerCleanup] },
   ],
-});
+  },
+  import.meta.url,
+);

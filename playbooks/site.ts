@@ -4,4 +4,4 @@ import { playbook } from '../lib/playbook.js';
 import common from '../roles/common/index.js';
 import sshHardening from '../roles/ssh-hardening/index.js';
 
-await playbook({ name: 'site', plays: [{ name: 'base', hosts: 'all', roles: [common, sshHardening] }] });
+export default playbook({ name: 'site', plays: [{ name: 'base', hosts: 'all', roles: [common, sshHardening] }] }, import.meta.url);

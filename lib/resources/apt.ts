@@ -45,17 +45,21 @@ export function aptPackages(opts: AptPackagesOptions): Resource {
     ...base('apt', names.join(','), opts),
     probe:
       `dpkg-query -W -f='\${Package}\\t\${Version}\\t\${db:Status-Abbrev}\\n' ${names.map(shq).join(' ')} 2>/dev/null; echo ---; ` +
-      `apt-mark showhold ${names.map(shq).join(' ')} 2>/dev/null; echo ---; ` +
+      // Holds from dpkg's status, not `apt-mark showhold`: run as root, apt-mark (re)writes
+      // /var/cache/apt/*pkgcache.bin, so a probe would change the host (even in check mode).
+      `dpkg-query -W -f='\${Package}\\t\${Status}\\n' ${names.map(shq).join(' ')} 2>/dev/null | awk -F'\\t' '$2 ~ /^hold /{print $1}'; echo ---; ` +
       `t=$(stat -c %Y ${STAMP} /var/cache/apt/pkgcache.bin 2>/dev/null | sort -n | tail -1); echo $(( $(date +%s) - \${t:-0} ))`,
     plan(current: ProbeResult): Change | null {
       const [pkgPart, holdPart, agePart] = current.stdout.split('---\n');
       const have = new Map<string, Installed>();
       for (const line of (pkgPart ?? '').split('\n').filter(Boolean)) {
         const [name, version, status] = line.split('\t');
-        have.set(name, { version, installed: status?.startsWith('ii') || status?.startsWith('hi') || false });
+        // db:Status-Abbrev is desired state, current state, error flag: "ii ", "hi ", "rc ", "un "...
+        have.set(name, { version, installed: status?.[1] === 'i' });
       }
       const held = new Set((holdPart ?? '').split('\n').filter(Boolean));
-      const p: AptPlan = { install: [], remove: [], hold: [], unhold: [], cacheAge: Number(agePart?.trim()) || Infinity };
+      const age = agePart?.trim() ? Number(agePart.trim()) : NaN;
+      const p: AptPlan = { install: [], remove: [], hold: [], unhold: [], cacheAge: Number.isFinite(age) ? age : Infinity };
       for (const w of wanted) {
         const h = have.get(w.name);
         if (state === 'absent') {
@@ -87,7 +91,9 @@ export function aptPackages(opts: AptPackagesOptions): Resource {
           `${env}apt-get install -y -q --no-install-recommends --allow-change-held-packages --allow-downgrades -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold ${p.install.map(shq).join(' ')} >&2`,
         );
       if (p.remove.length) steps.push(`${env}apt-get remove -y -q ${p.remove.map(shq).join(' ')} >&2`);
-      if (p.hold.length) steps.push(`apt-mark hold ${p.hold.map(shq).join(' ')} >/dev/null`);
+      // Installing a held package (an upgrade) sets its selection back to "install": hold it again.
+      const hold = opts.hold ? [...new Set([...p.hold, ...p.install.map((s) => s.split('=')[0])])] : p.hold;
+      if (hold.length) steps.push(`apt-mark hold ${hold.map(shq).join(' ')} >/dev/null`);
       if (p.unhold.length) steps.push(`apt-mark unhold ${p.unhold.map(shq).join(' ')} >/dev/null`);
       await ctx.remote.run(steps.join('\n'));
     },

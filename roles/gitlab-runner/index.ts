@@ -1,0 +1,48 @@
+// gitlab-runner: installs a pinned gitlab-runner from GitLab's apt repository,
+// writes /etc/gitlab-runner/config.toml from the inventory (keeping the tokens
+// the runner owns), registers/deletes runners through GitLab's API from the
+// control machine, and keeps the service running.
+//
+// Vars: see vars.ts. A package upgrade restarts the service; a config change
+// does not (gitlab-runner reloads config.toml by itself).
+import { defineRole } from '../../lib/engine/types.js';
+import { aptPackages, aptRepository, directory, service, serviceHandler } from '../../lib/resources/index.js';
+import { runnerConfig } from './configResource.js';
+import { varsSchema, type GitlabRunnerVars } from './vars.js';
+
+export const RESTART = 'restart gitlab-runner';
+export const PACKAGES = ['gitlab-runner', 'gitlab-runner-helper-images'];
+
+export default defineRole<GitlabRunnerVars>({
+  name: 'gitlab-runner',
+  vars: varsSchema,
+  tasks({ vars, facts }) {
+    const codename = vars.gitlab_runner_apt_codename ?? facts.os.codename;
+    if (!codename) throw new Error('gitlab-runner: the host has no OS codename; set gitlab_runner_apt_codename');
+    const configDir = vars.gitlab_runner_config_path.replace(/\/[^/]+$/, '') || '/';
+    return {
+      resources: [
+        ...aptRepository({
+          name: 'runner_gitlab-runner',
+          uri: vars.gitlab_runner_apt_url,
+          suites: [codename],
+          components: ['main'],
+          keyUrl: vars.gitlab_runner_apt_key_url,
+          keyFingerprint: vars.gitlab_runner_apt_key_fingerprint,
+        }),
+        aptPackages({
+          // The two must be the same version (since 17.7.1); held so apt upgrades leave them alone.
+          packages: PACKAGES.map((p) => `${p}=${vars.gitlab_runner_version}`),
+          hold: true,
+          // The postinst would otherwise run `clear-docker-cache prune` on every install/upgrade.
+          env: { NO_DOCKER_PRUNE: '1' },
+          notify: RESTART,
+        }),
+        directory({ path: configDir, mode: '0700' }),
+        runnerConfig({ vars }),
+        service({ unit: 'gitlab-runner', enabled: true, state: 'started' }),
+      ],
+      handlers: [serviceHandler(RESTART, 'gitlab-runner', 'restart')],
+    };
+  },
+});
