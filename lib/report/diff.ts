@@ -13,8 +13,10 @@ export function unifiedDiff(d: TextDiff): string {
 
 export function colourDiff(text: string, colour: boolean): string {
   if (!colour) return text;
+  // explicit colours: the caller decided (the default export follows the terminal and env instead)
+  const c = pc.createColors(true);
   return text
     .split('\n')
-    .map((l) => (l.startsWith('+++') || l.startsWith('---') ? pc.bold(l) : l.startsWith('+') ? pc.green(l) : l.startsWith('-') ? pc.red(l) : l.startsWith('@@') ? pc.cyan(l) : l))
+    .map((l) => (l.startsWith('+++') || l.startsWith('---') ? c.bold(l) : l.startsWith('+') ? c.green(l) : l.startsWith('-') ? c.red(l) : l.startsWith('@@') ? c.cyan(l) : l))
     .join('\n');
 }

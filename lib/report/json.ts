@@ -42,6 +42,7 @@ export function buildJsonReport(mode: 'check' | 'apply', durationMs: number, res
 }
 
 export async function writeJsonReport(path: string, report: JsonReport): Promise<void> {
-  // One more pass over the whole text: nothing unmasked may reach the file.
-  await writeFile(path, redact(JSON.stringify(report, null, 2)) + '\n');
+  // One more pass over every string (before JSON escaping, which would hide a
+  // secret containing " or \ from a pass over the text), then over the text.
+  await writeFile(path, redact(JSON.stringify(report, (_k, v) => (typeof v === 'string' ? redact(v) : v), 2)) + '\n');
 }

@@ -28,7 +28,8 @@ export function aptRepository(opts: AptRepositoryOptions): Resource[] {
       ? `# managed by rigger\nTypes: deb\nURIs: ${opts.uri}\nSuites: ${opts.suites.join(' ')}\nComponents: ${opts.components.join(' ')}\n` +
         (arch ? `Architectures: ${arch.join(' ')}\n` : '') +
         `Signed-By: ${keyring}\n`
-      : `# managed by rigger\ndeb [${arch ? `arch=${arch.join(',')} ` : ''}signed-by=${keyring}] ${opts.uri} ${opts.suites[0]} ${opts.components.join(' ')}\n`;
+      : `# managed by rigger\n` +
+        opts.suites.map((suite) => `deb [${arch ? `arch=${arch.join(',')} ` : ''}signed-by=${keyring}] ${opts.uri} ${suite} ${opts.components.join(' ')}\n`).join('');
   const sourcesPath = `/etc/apt/sources.list.d/${opts.name}.${(opts.format ?? 'deb822') === 'deb822' ? 'sources' : 'list'}`;
   const markChanged = (ctx: HostContext) => ctx.state.set(APT_SOURCES_CHANGED, true);
   return [
@@ -38,7 +39,9 @@ export function aptRepository(opts: AptRepositoryOptions): Resource[] {
 }
 
 function fingerprintsOf(keyringPath: string): string {
-  return `gpg --no-default-keyring --show-keys --with-colons ${shq(keyringPath)} 2>/dev/null | awk -F: '$1=="fpr"{print $10}'`;
+  // A throwaway GNUPGHOME: gpg would otherwise create and update root's ~/.gnupg, so
+  // even a check-mode probe would change the host.
+  return `{ g=$(mktemp -d); GNUPGHOME="$g" gpg --no-default-keyring --show-keys --with-colons ${shq(keyringPath)} 2>/dev/null | awk -F: '$1=="fpr"{print $10}'; rm -rf "$g"; }`;
 }
 
 function keyringResource(path: string, opts: AptRepositoryOptions, onChange: (ctx: HostContext) => void): Resource {
@@ -59,7 +62,7 @@ function keyringResource(path: string, opts: AptRepositoryOptions, onChange: (ct
           `curl -fsSL --retry 2 ${shq(opts.keyUrl)} -o ${t}.in\n` +
           `if grep -q 'BEGIN PGP PUBLIC KEY BLOCK' ${t}.in; then gpg --batch --yes --dearmor -o ${t} ${t}.in; else cp ${t}.in ${t}; fi\n` +
           verify +
-          `chmod 0644 ${t}\nmv -f ${t} ${shq(path)}\ntrap - EXIT\n`,
+          `chmod 0644 ${t}\nmv -f ${t} ${shq(path)}\nrm -f ${t}.in\ntrap - EXIT\n`,
       );
       onChange(ctx);
     },

@@ -27,7 +27,13 @@ export function authorizedKeys(opts: AuthorizedKeysOptions): Resource {
       const [home, st, ...lines] = current.stdout.split('\n');
       if (home === 'nouser') {
         if (!ctx.check) throw new Error(`user ${opts.user} does not exist`);
-        return { summary: `add ${opts.keys.length} key(s) (user not created yet)`, data: null };
+        // The user is created earlier in the same run: show the whole file it will get.
+        const content = opts.keys.length ? opts.keys.join('\n') + '\n' : '';
+        return {
+          summary: `add ${opts.keys.length} key(s) (user not created yet)`,
+          data: null,
+          ...(ctx.wantDiff ? { diff: { path: `~${opts.user}/.ssh/authorized_keys`, before: '', after: content } } : {}),
+        };
       }
       const existing = lines.filter((l) => l.trim());
       const wanted = new Set(opts.keys.map(keyIdentity));

@@ -19,8 +19,9 @@ export function command(opts: CommandOptions): Resource {
   if (!opts.creates && !opts.unless && !opts.onlyIf) throw new Error(`command ${opts.name}: needs a creates, unless or onlyIf guard to be idempotent`);
   const checks = [
     opts.creates ? `[ -e ${shq(opts.creates)} ] && echo skip:creates` : '',
-    opts.unless ? `( ${opts.unless} ) >/dev/null 2>&1 && echo skip:unless` : '',
-    opts.onlyIf ? `( ${opts.onlyIf} ) >/dev/null 2>&1 || echo skip:onlyif` : '',
+    // the guard on lines of its own: a trailing "# comment" in it cannot swallow the ")"
+    opts.unless ? `(\n${opts.unless}\n) >/dev/null 2>&1 && echo skip:unless` : '',
+    opts.onlyIf ? `(\n${opts.onlyIf}\n) >/dev/null 2>&1 || echo skip:onlyif` : '',
   ].filter(Boolean);
   return {
     ...base('command', opts.name, opts),

@@ -14,9 +14,11 @@ export interface CronOptions extends CommonOptions {
 
 export function cron(opts: CronOptions): Resource {
   if (!/^[A-Za-z0-9_-]+$/.test(opts.name)) throw new Error(`cron name ${JSON.stringify(opts.name)}: expected letters, digits, _ or - only (run-parts ignores other names)`);
-  if (!/^(@(reboot|yearly|annually|monthly|weekly|daily|hourly)|(\S+\s+){4}\S+)$/.test(opts.schedule.trim()))
+  if (!/^(@(reboot|yearly|annually|monthly|weekly|daily|hourly)|(\S+[ \t]+){4}\S+)$/.test(opts.schedule.trim()))
     throw new Error(`cron ${opts.name}: schedule ${JSON.stringify(opts.schedule)} is not five cron fields or an @keyword`);
   if (/[\r\n]/.test(opts.command)) throw new Error(`cron ${opts.name}: command must be one line`);
+  for (const [k, v] of Object.entries(opts.env ?? {}))
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || /[\r\n]/.test(v)) throw new Error(`cron ${opts.name}: environment ${JSON.stringify(k)} must be a variable name with a one-line value`);
   const env = { SHELL: '/bin/sh', PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...opts.env };
   const content =
     `# managed by rigger: ${opts.name}\n` +

@@ -23,6 +23,7 @@ export function download(opts: DownloadOptions): Resource {
     plan(current: ProbeResult): Change | null {
       const [statLine, haveSha] = current.stdout.trim().split('\n');
       const st = parseStat(statLine);
+      if (st && st.type !== 'regular file' && st.type !== 'regular empty file') throw new Error(`${opts.dest} exists but is a ${st.type}, not a regular file`);
       if (!st || haveSha !== sha) return { summary: `${st ? 'replace' : 'fetch'} from ${opts.url} (sha256 ${sha.slice(0, 12)}...)`, data: true };
       const attrs = attrChanges([['mode', st.mode, want.mode], ['owner', st.owner, want.owner], ['group', st.group, want.group]]);
       return attrs.length ? { summary: attrs.join(', '), data: false } : null;

@@ -54,7 +54,8 @@ export function user(opts: UserOptions): Resource {
       if (opts.shell && shell !== opts.shell) changes.push(`shell ${shell} -> ${opts.shell}`);
       if (opts.home && home !== opts.home) changes.push(`home ${home} -> ${opts.home}`);
       if (opts.comment !== undefined && gecos !== opts.comment) changes.push(`comment`);
-      const missing = (opts.groups ?? []).filter((g) => !have.has(g));
+      // `id -Gn` lists the primary group once, so a listed primary group is already a membership
+      const missing = (opts.groups ?? []).filter((g) => !have.has(g) && g !== primary);
       const extra = opts.exclusiveGroups ? [...have].filter((g) => !(opts.groups ?? []).includes(g)) : [];
       if (missing.length) changes.push(`add to ${missing.join(',')}`);
       if (extra.length) changes.push(`remove from ${extra.join(',')}`);

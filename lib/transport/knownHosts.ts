@@ -35,8 +35,9 @@ function hostFieldMatches(field: string, name: string): boolean {
 }
 
 function globMatch(pattern: string, name: string): boolean {
-  if (!/[*?]/.test(pattern)) return pattern === name;
-  const re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+  // host names match case-insensitively, as in OpenSSH (`name` is already lower case)
+  if (!/[*?]/.test(pattern)) return pattern.toLowerCase() === name;
+  const re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 'i');
   return re.test(name);
 }
 
@@ -49,7 +50,7 @@ export async function lookupKnownKeys(file: string, host: string, port: number):
     if (e.code === 'ENOENT') return [];
     throw e;
   }
-  const name = knownHostsName(host, port);
+  const name = knownHostsName(host.toLowerCase(), port);
   const keys: KnownKey[] = [];
   for (const raw of text.split('\n')) {
     const line = raw.trim();
@@ -76,7 +77,10 @@ export function keyTypeOf(blob: Buffer): string {
 
 export async function recordKnownKey(file: string, host: string, port: number, blob: Buffer): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
-  await appendFile(file, `${knownHostsName(host, port)} ${keyTypeOf(blob)} ${blob.toString('base64')}\n`, { mode: 0o600 });
+  // A file whose last line lacks its newline would otherwise get our entry glued onto that line.
+  const existing = await readFile(file).catch((e) => (e.code === 'ENOENT' ? Buffer.alloc(0) : Promise.reject(e)));
+  const sep = existing.length && existing[existing.length - 1] !== 0x0a ? '\n' : '';
+  await appendFile(file, `${sep}${knownHostsName(host, port)} ${keyTypeOf(blob)} ${blob.toString('base64')}\n`, { mode: 0o600 });
 }
 
 /** Host key algorithms to offer so the server presents a key type we know. */

@@ -53,7 +53,9 @@ export class PersistentShell {
     // The script travels base64-encoded inside one fixed command line, so the
     // persistent shell never parses its text, and it cannot read the shell's
     // own stdin (the next commands). Input data, if any, follows as a heredoc.
-    const exec = `/bin/sh -c "$(printf %s '${body}' | base64 -d)" rigger`;
+    // It runs in a subshell via eval rather than as an argument of `sh -c`:
+    // one exec argument is limited to 128 KiB (a large probe batch is more).
+    const exec = `( eval "$(printf %s '${body}' | base64 -d)" )`;
     const feed =
       stdin === undefined
         ? `${exec} </dev/null`
