@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.testhosts/**'] },
+  { ignores: ['node_modules/**', '.testhosts/**', '.smoke/**', 'test/fakes/fixtures/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

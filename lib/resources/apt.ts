@@ -90,7 +90,7 @@ export function aptPackages(opts: AptPackagesOptions): Resource {
         steps.push(
           `${env}apt-get install -y -q --no-install-recommends --allow-change-held-packages --allow-downgrades -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold ${p.install.map(shq).join(' ')} >&2`,
         );
-      if (p.remove.length) steps.push(`${env}apt-get remove -y -q ${p.remove.map(shq).join(' ')} >&2`);
+      if (p.remove.length) steps.push(`${env}apt-get remove -y -q --allow-change-held-packages ${p.remove.map(shq).join(' ')} >&2`);
       // Installing a held package (an upgrade) sets its selection back to "install": hold it again.
       const hold = opts.hold ? [...new Set([...p.hold, ...p.install.map((s) => s.split('=')[0])])] : p.hold;
       if (hold.length) steps.push(`apt-mark hold ${hold.map(shq).join(' ')} >/dev/null`);

@@ -23,7 +23,8 @@ export function cron(opts: CronOptions): Resource {
   const content =
     `# managed by rigger: ${opts.name}\n` +
     Object.entries(env).map(([k, v]) => `${k}=${v}\n`).join('') +
-    `${opts.schedule.trim()} ${opts.user ?? 'root'} ${opts.command}\n`;
+    // cron turns an unescaped % into a newline (stdin of the command)
+    `${opts.schedule.trim()} ${opts.user ?? 'root'} ${opts.command.replace(/%/g, '\\%')}\n`;
   const r = file({ path: `/etc/cron.d/${opts.name}`, content, mode: '0644', tags: opts.tags, notify: opts.notify });
   return { ...r, id: `cron:${opts.name}` };
 }

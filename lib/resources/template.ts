@@ -2,6 +2,7 @@
 import ejs from 'ejs';
 import { readFileSync } from 'node:fs';
 import type { Resource } from '../engine/types.js';
+import { isSecret } from '../secrets.js';
 import { file, type FileOptions } from './file.js';
 
 export interface TemplateOptions extends Omit<FileOptions, 'content'> {
@@ -16,8 +17,9 @@ export interface TemplateOptions extends Omit<FileOptions, 'content'> {
  * extra lines (directives) into a config file. Use <%- %> for intended raw text.
  */
 export function configEscape(value: unknown): string {
-  const s = String(value ?? '');
-  if (/[\r\n]/.test(s)) throw new Error(`template value ${JSON.stringify(s.slice(0, 40))} contains a newline; refusing to inject extra lines into a config file`);
+  // A Secret is written as its value: the file needs it, and every output path masks it.
+  const s = isSecret(value) ? value.reveal() : String(value ?? '');
+  if (/[\r\n]/.test(s)) throw new Error(`template value ${isSecret(value) ? String(value) : JSON.stringify(s.slice(0, 40))} contains a newline; refusing to inject extra lines into a config file`);
   return s;
 }
 
@@ -26,7 +28,7 @@ export function render(src: string, vars: Record<string, unknown>): string {
   try {
     return ejs.render(text, vars, { escape: configEscape, filename: src, async: false });
   } catch (e: any) {
-    throw new Error(`template ${src}: ${e.message}`);
+    throw new Error(`template ${src}: ${e.message}`, { cause: e });
   }
 }
 

@@ -70,7 +70,7 @@ export class SshSession implements Remote {
       result = await this.shell.run(script, opts.stdin);
     } catch (e: any) {
       if (this.become && /password is required|not in the sudoers|may not run sudo/.test(e.message)) {
-        throw new Error(`become failed: user ${this.opts.user} cannot run "sudo -n" without a password (${e.message})`);
+        throw new Error(`become failed: user ${this.opts.user} cannot run "sudo -n" without a password (${e.message})`, { cause: e });
       }
       throw e;
     }

@@ -154,7 +154,7 @@ describe('aptPackages: apply scripts', () => {
   });
 
   it('removes without updating the cache, and holds/unholds with apt-mark', async () => {
-    expect(await applyWith({ packages: ['nginx'], state: 'absent' }, { remove: ['nginx'], cacheAge: 999999 })).toEqual(['set -e', 'apt-get remove -y -q nginx >&2']);
+    expect(await applyWith({ packages: ['nginx'], state: 'absent' }, { remove: ['nginx'], cacheAge: 999999 })).toEqual(['set -e', 'apt-get remove -y -q --allow-change-held-packages nginx >&2']);
     expect(await applyWith({ packages: ['a1', 'b2'] }, { hold: ['a1'], unhold: ['b2'] })).toEqual(['set -e', 'apt-mark hold a1 >/dev/null', 'apt-mark unhold b2 >/dev/null']);
   });
 });

@@ -125,3 +125,23 @@ describe('cron', () => {
     expect(() => cron({ name: 'x', schedule: '@daily', command: 'true', env: { 'BAD KEY': 'v' } })).toThrow(/variable name/);
   });
 });
+
+describe('secrets and cron escaping', () => {
+  it('writes a Secret as its value in a template, and refuses one with a newline without showing it', async () => {
+    const { Secret } = await import('../../lib/secrets.js');
+    expect(configEscape(new Secret('s3cr3t-value', 'TOKEN'))).toBe('s3cr3t-value');
+    expect(() => configEscape(new Secret('line1\nline2-secret', 'MULTI'))).toThrow(/\[secret MULTI\] contains a newline/);
+    try {
+      configEscape(new Secret('line1\nline2-secret', 'MULTI'));
+    } catch (e: any) {
+      expect(e.message).not.toContain('line2-secret');
+    }
+  });
+
+  it('escapes % in a cron command, which cron would turn into a newline', () => {
+    const r = cron({ name: 'stamp', schedule: '@daily', command: 'date +%F > /tmp/stamp' });
+    // the planned diff shows the content the resource writes
+    const change = r.plan({ stdout: 'absent\n', code: 0 }, { wantDiff: true } as any) as any;
+    return Promise.resolve(change).then((c) => expect(c.diff.after).toContain('root date +\\%F > /tmp/stamp'));
+  });
+});

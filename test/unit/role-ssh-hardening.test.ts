@@ -306,6 +306,7 @@ describe('ssh-hardening: lockout rules', () => {
     missing: ['/root/.ssh/authorized_keys2'],
     sudo: null,
     sshdError: null,
+    includesDropIns: true,
     ...over,
   });
 
@@ -327,6 +328,12 @@ describe('ssh-hardening: lockout rules', () => {
     expect(p[0]).toContain('passwords are disabled');
     expect(p[0]).toContain('/root/.ssh/authorized_keys2 (missing)');
     expect(lockoutProblems(settingsOf({}), facts({ files: [], authorizedKeysCommand: '/usr/bin/ldap-keys' }))).toEqual([]);
+  });
+
+  it('refuses when sshd_config does not read the drop-in folder at all', () => {
+    expect(lockoutProblems(settingsOf({}), facts({ includesDropIns: false }))).toEqual([
+      '/etc/ssh/sshd_config has no "Include /etc/ssh/sshd_config.d/*.conf" line, so sshd would ignore /etc/ssh/sshd_config.d/00-rigger-hardening.conf: add that line at the top of /etc/ssh/sshd_config (as Debian 12 ships it).',
+    ]);
   });
 
   it('requires passwordless sudo for a non-root login user', () => {
@@ -468,6 +475,10 @@ done
     const g = parseGuardProbe(current.stdout);
     expect(g.files).toEqual([{ path: join(keysDir, 'root'), lines: [KEY] }]);
     expect(g.missing).toEqual([join(keysDir, '0.extra')]);
+    writeFileSync(join(etc, 'sshd_config'), 'UsePAM yes\n');
+    await expect(probeAndPlan(lockoutGuard(settings, 'root'), ctx)).rejects.toThrow(/has no "Include \/etc\/ssh\/sshd_config.d\/\*.conf" line/);
+    writeFileSync(join(etc, 'sshd_config'), `include ${etc}/sshd_config.d/*.conf\n`);
+    expect(await probeAndPlan(lockoutGuard(settings, 'root'), ctx)).toBeNull();
     writeFileSync(join(keysDir, 'root'), '# nothing\n');
     await expect(probeAndPlan(lockoutGuard(settings, 'root'), ctx)).rejects.toThrow(
       /refusing to change sshd on testhost: the new settings would lock rigger out; nothing was changed.\n {2}- the login user root has no authorized key/,
@@ -479,10 +490,11 @@ done
     mkdirSync(keysDir);
     writeFileSync(join(keysDir, 'nobody'), `${KEY}\n`);
     const env = { FAKE_T: `authorizedkeysfile ${keysDir}/%u\nauthorizedkeyscommand none` };
-    remote = new LocalRemote({ env: { PATH: `${tmp.dir}/bin:${process.env.PATH}`, FAKE_SUDO: 'no', ...env } });
+    const rewrite = (sc: string) => sc.split('/etc/ssh/').join(`${etc}/`);
+    remote = new LocalRemote({ env: { PATH: `${tmp.dir}/bin:${process.env.PATH}`, FAKE_SUDO: 'no', ...env }, rewrite });
     const ctx = makeCtx(remote);
     await expect(probeAndPlan(lockoutGuard(settingsOf({}), 'nobody'), ctx)).rejects.toThrow(/the login user nobody cannot run "sudo -n true"/);
-    remote = new LocalRemote({ env: { PATH: `${tmp.dir}/bin:${process.env.PATH}`, FAKE_SUDO: 'ok', ...env } });
+    remote = new LocalRemote({ env: { PATH: `${tmp.dir}/bin:${process.env.PATH}`, FAKE_SUDO: 'ok', ...env }, rewrite });
     expect(await probeAndPlan(lockoutGuard(settingsOf({}), 'nobody'), makeCtx(remote))).toBeNull();
   });
 });
