@@ -91,6 +91,7 @@ async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO): Prom
   const hosts = [...plans.keys()].filter((h) => plans.get(h)!.length > 0);
   reporter.header(def.name, hosts);
   const started = Date.now();
+  const startupMs = Math.round(process.uptime() * 1000);
   const results = new Map<string, HostResult>();
   await forEachLimited(hosts, opts.forks, async (name) => {
     const host = inv.hosts.get(name)!;
@@ -108,7 +109,7 @@ async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO): Prom
   const ordered = new Map(hosts.map((h) => [h, results.get(h)!]));
   const durationMs = Date.now() - started;
   reporter.recap(ordered, durationMs);
-  const report = buildJsonReport(opts.check ? 'check' : 'apply', durationMs, ordered);
+  const report = buildJsonReport(opts.check ? 'check' : 'apply', durationMs, ordered, startupMs);
   if (opts.json) await writeJsonReport(opts.json, report);
   return { exitCode: exitCodeOf(ordered, opts), report };
 }

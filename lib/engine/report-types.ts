@@ -21,4 +21,6 @@ export interface HostResult {
   tasks: TaskResult[];
   error?: string;
   durationMs: number;
+  /** where this host's time went: SSH connect (handshake + shell), facts, roles (probe/plan/apply/handlers) */
+  phases: { connectMs: number; factsMs: number; convergeMs: number };
 }

@@ -38,7 +38,7 @@ interface Item {
 
 export async function runHost(host: string, connect: () => Promise<Session>, roles: RoleRun[], opts: HostRunOptions): Promise<HostResult> {
   const started = Date.now();
-  const result: HostResult = { status: 'ok', counts: { ok: 0, changed: 0, failed: 0, skipped: 0 }, remoteCommands: 0, tasks: [], durationMs: 0 };
+  const result: HostResult = { status: 'ok', counts: { ok: 0, changed: 0, failed: 0, skipped: 0 }, remoteCommands: 0, tasks: [], durationMs: 0, phases: { connectMs: 0, factsMs: 0, convergeMs: 0 } };
   const record = (t: TaskResult) => {
     result.tasks.push(t);
     result.counts[t.status]++;
@@ -47,6 +47,7 @@ export async function runHost(host: string, connect: () => Promise<Session>, rol
   let session: Session;
   try {
     session = await connect();
+    result.phases.connectMs = Date.now() - started;
   } catch (e: any) {
     result.status = e?.name === 'HostKeyError' || e?.constructor?.name === 'HostKeyError' ? 'failed' : 'unreachable';
     result.error = e?.message ?? String(e);
@@ -54,7 +55,9 @@ export async function runHost(host: string, connect: () => Promise<Session>, rol
     return result;
   }
   try {
+    const factsStarted = Date.now();
     const facts = await gatherFacts(session);
+    result.phases.factsMs = Date.now() - factsStarted;
     const ctx: HostContext = {
       host,
       vars: {},
@@ -67,6 +70,7 @@ export async function runHost(host: string, connect: () => Promise<Session>, rol
     };
     const items = await expandRoles(roles, { host, facts }, opts);
     await converge(items, ctx, opts, record);
+    result.phases.convergeMs = Date.now() - factsStarted - result.phases.factsMs;
   } catch (e: any) {
     result.error = e?.message ?? String(e);
     result.counts.failed++;

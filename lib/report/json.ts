@@ -7,25 +7,29 @@ import { unifiedDiff } from './diff.js';
 export interface JsonReport {
   mode: 'check' | 'apply';
   durationMs: number;
+  /** process start to the first connection: Node + module loading, inventory, vars validation */
+  startupMs: number;
   hosts: Record<
     string,
     {
       status: HostResult['status'];
       counts: HostResult['counts'];
       remoteCommands: number;
+      phases: HostResult['phases'];
       error?: string;
       tasks: Array<{ role: string; resource: string; status: string; summary?: string; diff?: string; error?: string; durationMs: number }>;
     }
   >;
 }
 
-export function buildJsonReport(mode: 'check' | 'apply', durationMs: number, results: Map<string, HostResult>): JsonReport {
+export function buildJsonReport(mode: 'check' | 'apply', durationMs: number, results: Map<string, HostResult>, startupMs = 0): JsonReport {
   const hosts: JsonReport['hosts'] = {};
   for (const [name, r] of results) {
     hosts[name] = {
       status: r.status,
       counts: r.counts,
       remoteCommands: r.remoteCommands,
+      phases: r.phases,
       ...(r.error ? { error: redact(r.error) } : {}),
       tasks: r.tasks.map((t) => ({
         role: t.role,
@@ -38,7 +42,7 @@ export function buildJsonReport(mode: 'check' | 'apply', durationMs: number, res
       })),
     };
   }
-  return { mode, durationMs, hosts };
+  return { mode, durationMs, startupMs, hosts };
 }
 
 export async function writeJsonReport(path: string, report: JsonReport): Promise<void> {

@@ -59,7 +59,12 @@ export class PersistentShell {
     const feed =
       stdin === undefined
         ? `${exec} </dev/null`
-        : `base64 -d <<'${marker}_IN' | ${exec}\n${wrap(Buffer.from(stdin).toString('base64'))}\n${marker}_IN`;
+        : // The heredoc sits inside a command substitution inside a subshell: if the
+          // connection drops while it is being sent, the shell meets end-of-file before
+          // the closing ")" and runs nothing. A bare heredoc cut short by end-of-file
+          // still runs (dash, bash), with truncated input: a writeAtomically() script
+          // would then rename a partial file into place.
+          `(rigger_in=$(cat <<'${marker}_IN'\n${wrap(Buffer.from(stdin).toString('base64'))}\n${marker}_IN\n) && printf '%s\\n' "$rigger_in" | base64 -d | ${exec})`;
     const line = `${feed}\nprintf '\\n%s %s\\n' ${marker} $?; printf '\\n%s\\n' ${marker} >&2\n`;
     return new Promise<RunResult>((resolve, reject) => {
       this.pending = { marker, resolve, reject };

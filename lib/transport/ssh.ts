@@ -81,7 +81,12 @@ export class SshSession implements Remote {
   /** Binary-safe upload over its own channel: the content never passes through a shell's parser. */
   async upload(path: string, content: Buffer): Promise<void> {
     this.roundTrips++;
-    const cmd = `${this.become ? 'sudo -n ' : ''}/bin/sh -c ${shq(`umask 077; cat > ${shq(path)}`)}`;
+    // When the connection drops mid-upload, cat sees end-of-file and would leave a
+    // truncated file behind: check the size, remove the file unless it is complete.
+    const script =
+      `f=${shq(path)}; umask 077; trap 'rm -f "$f"; exit 1' HUP INT TERM PIPE; cat > "$f"; n=$(stat -c %s "$f" 2>/dev/null || echo 0); ` +
+      `[ "$n" = ${content.length} ] || { rm -f "$f"; echo "incomplete: $n of ${content.length} bytes arrived" >&2; exit 1; }`;
+    const cmd = `${this.become ? 'sudo -n ' : ''}/bin/sh -c ${shq(script)}`;
     const channel = await execChannel(this.ssh, cmd);
     const code = await new Promise<number>((resolve, reject) => {
       let stderr = '';
