@@ -48,7 +48,8 @@ export function aptPackages(opts: AptPackagesOptions): Resource {
       // Holds from dpkg's status, not `apt-mark showhold`: run as root, apt-mark (re)writes
       // /var/cache/apt/*pkgcache.bin, so a probe would change the host (even in check mode).
       `dpkg-query -W -f='\${Package}\\t\${Status}\\n' ${names.map(shq).join(' ')} 2>/dev/null | awk -F'\\t' '$2 ~ /^hold /{print $1}'; echo ---; ` +
-      `t=$(stat -c %Y ${STAMP} /var/cache/apt/pkgcache.bin 2>/dev/null | sort -n | tail -1); echo $(( $(date +%s) - \${t:-0} ))`,
+      // No package lists at all (a fresh minimal system) means the cache is as stale as it gets.
+      `if ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then t=$(stat -c %Y ${STAMP} /var/cache/apt/pkgcache.bin 2>/dev/null | sort -n | tail -1); echo $(( $(date +%s) - \${t:-0} )); else echo nolists; fi`,
     plan(current: ProbeResult): Change | null {
       const [pkgPart, holdPart, agePart] = current.stdout.split('---\n');
       const have = new Map<string, Installed>();

@@ -344,3 +344,14 @@ describe.runIf(existsSync('/usr/bin/gpg'))('aptRepository: keyring executed loca
     expect(await probeAndPlan(key, ctx)).toBeNull();
   });
 });
+
+describe('aptPackages: cache freshness', () => {
+  it('treats a system without package lists as stale, whatever pkgcache.bin says', async () => {
+    const { aptPackages } = await import('../../lib/resources/apt.js');
+    const r = aptPackages({ packages: ['less'] });
+    const change = r.plan({ stdout: '---\n---\nnolists\n', code: 0 }, {} as any) as any;
+    expect(change.data.cacheAge).toBe(Infinity);
+    const fresh = r.plan({ stdout: '---\n---\n12\n', code: 0 }, {} as any) as any;
+    expect(fresh.data.cacheAge).toBe(12);
+  });
+});
