@@ -5,7 +5,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureImage } from './image.js';
-import { CommandError, mapLimit, run, Semaphore, sleep } from './exec.js';
+import { mapLimit, run, Semaphore, sleep } from './exec.js';
 
 export const LABEL = 'rigger.testhost';
 export const RUN_LABEL = 'rigger.testhost.run';
@@ -36,6 +36,8 @@ export interface TestHost {
 /** What `up` returns, and (without `down`) the content of hosts.json. */
 export interface TestHostsState {
   runId: string;
+  /** Process that started the hosts (an `up` into the same folder refuses to replace them while it lives). */
+  ownerPid: number;
   image: string;
   /** Absolute path of the state folder. */
   dir: string;
@@ -123,6 +125,7 @@ export async function readState(dir?: string): Promise<TestHostsState | null> {
  */
 export async function upHosts(opts: UpOptions = {}): Promise<TestHosts> {
   const log = opts.log ?? defaultLog;
+  const debug = !!process.env.RIGGER_TESTHOSTS_DEBUG;
   const t0 = Date.now();
   const names = hostNames(opts);
   const dir = stateDir(opts.dir);
@@ -132,6 +135,15 @@ export async function upHosts(opts: UpOptions = {}): Promise<TestHosts> {
   await fs.mkdir(dir, { recursive: true });
 
   const previous = await readState(dir).catch(() => null);
+  if (previous?.runId && previous.ownerPid && previous.ownerPid !== process.pid && isAlive(previous.ownerPid)) {
+    const left = (await run(['docker', 'ps', '-q', '--filter', `label=${RUN_LABEL}=${previous.runId}`])).stdout.trim();
+    if (left) {
+      throw new Error(
+        `${dir} holds the running hosts of run ${previous.runId}, started by process ${previous.ownerPid} which is still alive; ` +
+          'use another state folder (dir option, --dir or RIGGER_TESTHOSTS_DIR) or run `down` first',
+      );
+    }
+  }
   if (previous?.runId) {
     log(`removing hosts of the previous run ${previous.runId} recorded in ${dir}`);
     await removeContainers(['--filter', `label=${RUN_LABEL}=${previous.runId}`]);
@@ -139,25 +151,47 @@ export async function upHosts(opts: UpOptions = {}): Promise<TestHosts> {
   await removeStateFiles(dir);
 
   const image = await ensureImage(log);
+  await ensureInotifyInstances(names.length, log);
   const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   const privateKey = path.join(dir, 'id_ed25519');
   await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `rigger-testhosts-${runId}`, '-f', privateKey]);
   await fs.chmod(privateKey, 0o600);
   const publicKey = (await fs.readFile(`${privateKey}.pub`, 'utf8')).trim();
 
+  // Recorded before any container exists, so that the next `up` into this folder (or a
+  // `down --run`) can remove what an interrupted `up` left behind.
+  const partial: TestHostsState = {
+    runId,
+    ownerPid: process.pid,
+    image,
+    dir,
+    inventory: path.join(dir, 'inventory.toml'),
+    knownHosts: path.join(dir, 'known_hosts'),
+    privateKey,
+    hostsJson: path.join(dir, 'hosts.json'),
+    fixturesDir,
+    users: { root: 'root', deploy: DEPLOY_USER, password: { user: PASSWORD_USER, password: PASSWORD } },
+    hosts: [],
+  };
+  await fs.writeFile(partial.hostsJson, JSON.stringify(partial, null, 2) + '\n');
+
   const bootTimeoutMs = opts.bootTimeoutMs ?? 60_000 + 1000 * Math.max(0, names.length - 5);
   const starting = new Semaphore(6); // docker run is mostly daemon-side work; a few at a time
-  const execs = new Semaphore(24);
   log(`starting ${names.length} host(s) from ${image} (run ${runId})`);
 
   let hosts: TestHost[];
   try {
     hosts = await mapLimit(names, names.length, async (name) => {
       const containerName = `rigger-th-${runId}-${name}`;
+      const t = Date.now();
       const { containerId, port } = await starting.use(() => startContainer({ name, containerName, image, runId, fixturesDir }));
-      await waitBooted(containerId, name, bootTimeoutMs, execs, log);
-      const keys = await execs.use(() => setupHost(containerId, publicKey));
+      const tStarted = Date.now();
+      const keys = await bootAndSetup(containerId, name, publicKey, bootTimeoutMs, log);
+      const tBooted = Date.now();
       await waitSshBanner(port, name, 20_000);
+      if (debug) {
+        log(`${name}: queued+run ${tStarted - t} ms, boot ${tBooted - tStarted} ms, ssh ${Date.now() - tBooted} ms (at +${Date.now() - t0} ms)`);
+      }
       return {
         name,
         host: '127.0.0.1',
@@ -175,18 +209,7 @@ export async function upHosts(opts: UpOptions = {}): Promise<TestHosts> {
     throw e;
   }
 
-  const state: TestHostsState = {
-    runId,
-    image,
-    dir,
-    inventory: path.join(dir, 'inventory.toml'),
-    knownHosts: path.join(dir, 'known_hosts'),
-    privateKey,
-    hostsJson: path.join(dir, 'hosts.json'),
-    fixturesDir,
-    users: { root: 'root', deploy: DEPLOY_USER, password: { user: PASSWORD_USER, password: PASSWORD } },
-    hosts,
-  };
+  const state: TestHostsState = { ...partial, hosts };
   await fs.writeFile(state.knownHosts, hosts.flatMap((h) => h.knownHosts).join('\n') + '\n');
   await fs.writeFile(state.inventory, inventoryToml(state));
   await fs.writeFile(state.hostsJson, JSON.stringify(state, null, 2) + '\n');
@@ -194,10 +217,21 @@ export async function upHosts(opts: UpOptions = {}): Promise<TestHosts> {
   return withMethods(state);
 }
 
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 function withMethods(state: TestHostsState): TestHosts {
   return {
     ...state,
-    down: () => downHosts({ dir: state.dir, runId: state.runId, log: () => {} }),
+    down: async () => {
+      await downHosts({ dir: state.dir, runId: state.runId, log: () => {} });
+    },
     get(name: string) {
       const h = state.hosts.find((x) => x.name === name);
       if (!h) throw new Error(`no test host named ${name}`);
@@ -225,6 +259,30 @@ export async function downHosts(opts: DownOptions = {}): Promise<{ removed: numb
   }
   log(`removed ${removed} container(s)`);
   return { removed };
+}
+
+/**
+ * Each systemd container takes ~7 inotify instances of the (shared) root user, and the kernel's
+ * default limit is 128: about 15 hosts. Raise the limit when more are needed (we run as root).
+ */
+async function ensureInotifyInstances(newHosts: number, log: (m: string) => void): Promise<void> {
+  const file = '/proc/sys/fs/inotify/max_user_instances';
+  const current = Number((await fs.readFile(file, 'utf8').catch(() => '0')).trim());
+  if (!current) return;
+  const running = (await run(['docker', 'ps', '-q'])).stdout.split('\n').filter(Boolean).length;
+  const need = (running + newHosts) * 10 + 128;
+  if (current >= need) return;
+  const target = Math.max(need, 1024);
+  try {
+    await fs.writeFile(file, String(target));
+    log(`raised fs.inotify.max_user_instances from ${current} to ${target} (systemd needs ~7 per container)`);
+  } catch (e) {
+    throw new Error(
+      `fs.inotify.max_user_instances is ${current}, too low for ${running + newHosts} systemd containers; ` +
+        `run: sysctl -w fs.inotify.max_user_instances=${target}`,
+      { cause: e },
+    );
+  }
 }
 
 async function removeContainers(filter: string[]): Promise<number> {
@@ -277,49 +335,34 @@ async function startContainer(o: {
       await run(['docker', 'rm', '-f', '-v', o.containerName], { allowFail: true });
       const msg = e instanceof Error ? e.message : String(e);
       if (attempt >= 3 || !/address already in use|port is already allocated|bind/i.test(msg)) {
-        throw new Error(`cannot start test host ${o.name}: ${msg}`);
+        throw new Error(`cannot start test host ${o.name}: ${msg}`, { cause: e });
       }
     }
   }
 }
 
-/** Polls until `systemctl is-system-running` says running or degraded. */
-async function waitBooted(containerId: string, name: string, timeoutMs: number, execs: Semaphore, log: (m: string) => void): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    const left = Math.max(1, Math.floor((deadline - Date.now()) / 1000));
-    // --wait blocks until boot has finished; it fails fast while PID 1 is not answering yet.
-    const r = await execs.use(() =>
-      run(['docker', 'exec', containerId, 'timeout', String(Math.min(left, 30)), 'systemctl', 'is-system-running', '--wait'], {
-        allowFail: true,
-        timeoutMs: (Math.min(left, 30) + 5) * 1000,
-      }),
-    );
-    const state = r.stdout.trim().split('\n').pop() ?? '';
-    if (state === 'running') return;
-    if (state === 'degraded') {
-      const failed = await run(['docker', 'exec', containerId, 'systemctl', '--failed', '--no-legend', '--plain'], { allowFail: true });
-      log(`warning: ${name} booted degraded; failed units: ${failed.stdout.trim().replace(/\n/g, '; ')}`);
-      return;
-    }
-    last = (state || r.stderr.trim()).slice(0, 300);
-    if (/No such container|is not running/i.test(r.stderr)) break;
-    await sleep(250);
-  }
-  const logs = await run(['docker', 'logs', '--tail', '30', containerId], { allowFail: true });
-  const st = await run(['docker', 'inspect', '-f', '{{.State.Status}} exit={{.State.ExitCode}}', containerId], { allowFail: true });
-  throw new Error(
-    `test host ${name} (${containerId.slice(0, 12)}) did not finish booting within ${Math.round(timeoutMs / 1000)} s ` +
-      `(container ${st.stdout.trim() || 'gone'}; last systemctl is-system-running: ${last || '?'})` +
-      (logs.stdout || logs.stderr ? `\ncontainer log tail:\n${(logs.stdout + logs.stderr).trim()}` : ''),
-  );
-}
-
-/** Installs the key for root, creates deploy (sudo) and pwuser (password), returns host public keys. */
-async function setupHost(containerId: string, publicKey: string): Promise<string[]> {
+/**
+ * One `docker exec` per host: waits inside the container until `systemctl is-system-running`
+ * says running or degraded (polling inside is cheap; polling with docker exec is not),
+ * then installs the key for root, creates deploy (sudo) and pwuser (password), and prints
+ * the host's public keys.
+ */
+async function bootAndSetup(containerId: string, name: string, publicKey: string, timeoutMs: number, log: (m: string) => void): Promise<string[]> {
   if (!/^ssh-ed25519 [A-Za-z0-9+/=]+ [\w.@-]+$/.test(publicKey)) throw new Error(`unexpected public key format: ${publicKey}`);
+  const timeoutS = Math.ceil(timeoutMs / 1000);
   const script = `set -eu
+end=$(( $(date +%s) + ${timeoutS} ))
+state=
+while :; do
+  left=$(( end - $(date +%s) ))
+  # --wait blocks until boot has finished; it fails at once while PID 1 is not answering yet.
+  state=$(timeout "$(( left > 0 ? left : 1 ))" systemctl is-system-running --wait 2>/dev/null) || true
+  case "$state" in running|degraded) break ;; esac
+  if [ "$left" -le 0 ]; then echo "STATE \${state:-no answer}"; exit 3; fi
+  sleep 0.1
+done
+echo "STATE $state"
+if [ "$state" = degraded ]; then systemctl --failed --no-legend --plain | sed 's/^/FAILED /'; fi
 umask 022
 KEY='${publicKey}'
 install -d -m 700 /root/.ssh
@@ -338,18 +381,30 @@ mv /etc/sudoers.d/${DEPLOY_USER}.tmp /etc/sudoers.d/${DEPLOY_USER}
 id -u ${PASSWORD_USER} >/dev/null 2>&1 || useradd -m -s /bin/bash ${PASSWORD_USER}
 printf '%s\\n' '${PASSWORD_USER}:${PASSWORD}' | chpasswd
 for t in ed25519 ecdsa rsa; do
-  test -s /etc/ssh/ssh_host_\${t}_key.pub && cat /etc/ssh/ssh_host_\${t}_key.pub
+  if [ -s /etc/ssh/ssh_host_\${t}_key.pub ]; then echo "HOSTKEY $(cat /etc/ssh/ssh_host_\${t}_key.pub)"; fi
 done
 `;
-  const r = await run(['docker', 'exec', '-i', containerId, 'sh', '-s'], { input: script }).catch((e: unknown) => {
-    throw e instanceof CommandError ? new Error(`setting up test host ${containerId.slice(0, 12)} failed: ${e.message}`) : e;
-  });
-  const keys = r.stdout
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/).slice(0, 2))
-    .filter((p) => p.length === 2 && /^(ssh-|ecdsa-)/.test(p[0]))
-    .map((p) => p.join(' '));
-  if (!keys.some((k) => k.startsWith('ssh-ed25519 '))) throw new Error(`test host ${containerId.slice(0, 12)} has no ed25519 host key`);
+  const r = await run(['docker', 'exec', '-i', containerId, 'sh', '-s'], { input: script, allowFail: true, timeoutMs: timeoutMs + 15_000 });
+  const lines = r.stdout.split('\n');
+  const state = lines.find((l) => l.startsWith('STATE '))?.slice(6);
+  if (r.code !== 0) {
+    const logs = await run(['docker', 'logs', '--tail', '30', containerId], { allowFail: true });
+    const st = await run(['docker', 'inspect', '-f', '{{.State.Status}} exit={{.State.ExitCode}}', containerId], { allowFail: true });
+    const why =
+      r.code === 3 || r.code === 124
+        ? `did not finish booting within ${timeoutS} s (systemctl is-system-running: ${state ?? 'no answer'})`
+        : `setup failed (exit ${r.code}): ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-10).join('\n')}`;
+    throw new Error(
+      `test host ${name} (${containerId.slice(0, 12)}, container ${st.stdout.trim() || 'gone'}) ${why}` +
+        (logs.stdout || logs.stderr ? `\ncontainer log tail:\n${(logs.stdout + logs.stderr).trim()}` : ''),
+    );
+  }
+  const failed = lines.filter((l) => l.startsWith('FAILED ')).map((l) => l.slice(7).split(/\s+/)[0]);
+  if (state === 'degraded') log(`warning: ${name} booted degraded; failed units: ${failed.join(', ') || '?'}`);
+  const keys = lines
+    .filter((l) => l.startsWith('HOSTKEY '))
+    .map((l) => l.slice(8).trim().split(/\s+/).slice(0, 2).join(' '));
+  if (!keys.some((k) => k.startsWith('ssh-ed25519 '))) throw new Error(`test host ${name} has no ed25519 host key`);
   return keys;
 }
 

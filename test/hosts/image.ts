@@ -48,7 +48,9 @@ ssh-keygen -A
 
 const KEYGEN_UNIT = `[Unit]
 Description=Generate SSH host keys for this container (rigger test host)
-Before=ssh.service ssh.socket
+DefaultDependencies=no
+Conflicts=shutdown.target
+Before=ssh.service ssh.socket shutdown.target
 ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
 
 [Service]
@@ -60,30 +62,10 @@ ExecStart=/usr/local/sbin/rigger-ssh-keygen
 WantedBy=multi-user.target ssh.service ssh.socket
 `;
 
-// Units that cannot work in a container (or only add boot time) are masked so
-// `systemctl is-system-running` says "running", not "degraded".
-const MASKED_UNITS = [
-  'systemd-udevd.service',
-  'systemd-udevd-control.socket',
-  'systemd-udevd-kernel.socket',
-  'systemd-udev-trigger.service',
-  'systemd-udev-settle.service',
-  'systemd-modules-load.service',
-  'systemd-remount-fs.service',
-  'sys-kernel-config.mount',
-  'sys-kernel-debug.mount',
-  'sys-kernel-tracing.mount',
-  'sys-fs-fuse-connections.mount',
-  'dev-hugepages.mount',
-  'dev-mqueue.mount',
-  'getty.target',
-  'console-getty.service',
-  'systemd-firstboot.service',
-  'apt-daily.timer',
-  'apt-daily-upgrade.timer',
-  'e2scrub_all.timer',
-  'fstrim.timer',
-];
+// Systemd boots to "running" in a container without masking anything. Only the
+// timers that would run apt in the background (and hold the dpkg lock while a
+// test installs packages) are masked.
+const MASKED_UNITS = ['apt-daily.timer', 'apt-daily-upgrade.timer'];
 
 function recipeHash(): string {
   const h = createHash('sha256');
@@ -155,6 +137,7 @@ export async function ensureImage(log: Log = () => {}): Promise<string> {
   }
   try {
     if (await imageExists(tag)) return tag;
+    await removeStaleRootfs(log);
     await buildImage(tag, log);
     return tag;
   } finally {
@@ -171,12 +154,27 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function buildImage(tag: string, log: Log): Promise<void> {
+const ROOTFS_PARENT = '/var/tmp';
+
+/** Removes rootfs folders left by builds that were killed (their pid is in the folder name). */
+async function removeStaleRootfs(log: Log): Promise<void> {
+  for (const e of await fs.readdir(ROOTFS_PARENT).catch(() => [] as string[])) {
+    const m = /^rigger-rootfs-(\d+)-/.exec(e);
+    if (!m || isAlive(Number(m[1]))) continue;
+    const dir = path.join(ROOTFS_PARENT, e);
+    log(`removing ${dir} left by an interrupted build`);
+    await unmountUnder(dir);
+    await run(['rm', '-rf', '--one-file-system', dir], { allowFail: true });
+  }
+}
+
+/** Builds the image under `tag` unconditionally (no lock; ensureImage is the normal entry). */
+export async function buildImage(tag: string, log: Log): Promise<void> {
   if (process.getuid?.() !== 0) {
     throw new Error(`image ${tag} is missing and building it needs root (debootstrap, chroot). Run \`npm run testhosts -- image\` as root once.`);
   }
   const t0 = Date.now();
-  const rootfs = await fs.mkdtemp(path.join('/var/tmp', 'rigger-rootfs-'));
+  const rootfs = await fs.mkdtemp(path.join(ROOTFS_PARENT, `rigger-rootfs-${process.pid}-`));
   const logFile = path.join('/var/tmp', `rigger-testhost-build-${tag.split(':')[1]}.log`);
   log(`building image ${tag} with debootstrap (about 1.5 min); log: ${logFile}`);
   let ok = false;
@@ -227,7 +225,7 @@ async function unmountUnder(rootfs: string): Promise<void> {
   for (const m of mounts) await run(['umount', '-l', m], { allowFail: true });
 }
 
-async function customize(rootfs: string): Promise<void> {
+export async function customize(rootfs: string): Promise<void> {
   const p = (...parts: string[]) => path.join(rootfs, ...parts);
   const symlink = async (target: string, link: string) => {
     await fs.mkdir(path.dirname(link), { recursive: true });
@@ -276,11 +274,10 @@ async function clearDir(dir: string, keep: string[]): Promise<void> {
   for (const e of entries) if (!keep.includes(e)) await fs.rm(path.join(dir, e), { recursive: true, force: true });
 }
 
-async function importRootfs(rootfs: string, tag: string, logFile: string): Promise<void> {
+export async function importRootfs(rootfs: string, tag: string, logFile: string): Promise<void> {
   const changes = [
     'CMD ["/sbin/init"]',
     'ENV container=docker',
-    'STOPSIGNAL SIGRTMIN+3',
     `LABEL rigger.testhost.recipe=${tag.split(':')[1]}`,
   ];
   const importArgv = ['docker', 'import', ...changes.flatMap((c) => ['--change', c]), '-', tag];
@@ -292,6 +289,10 @@ async function importRootfs(rootfs: string, tag: string, logFile: string): Promi
   tar.stderr.on('data', (b: Buffer) => (errText += b.toString()));
   imp.stderr.on('data', (b: Buffer) => (errText += b.toString()));
   imp.stdout.resume();
+  // If docker import gives up early, tar would block forever on the full pipe.
+  imp.on('close', (code) => {
+    if (code !== 0) tar.kill('SIGKILL');
+  });
   const exit = (c: ReturnType<typeof spawn>) =>
     new Promise<number>((resolve) => {
       c.on('error', (e) => {
