@@ -1,0 +1,215 @@
+// `npm run bench`: cost of playbooks/runner.ts on 1, 10 and 50 local test hosts
+// (first converge, no-op re-run, check mode), side by side with an equivalent
+// Ansible playbook on the same hosts. Prints a table, writes bench/results.json.
+//
+//   npm run bench -- [--sizes 1,10,50] [--runs 5] [--first-runs 1] [--ansible-runs 3] [--no-ansible]
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { upHosts, type TestHosts } from '../test/hosts/testhosts.js';
+import { startRunnerStage, type RunnerStage } from '../test/fakes/runnerStage.js';
+import { DEFAULT_FIXTURES_DIR } from '../test/fakes/fixtures.js';
+import type { JsonReport } from '../lib/report/json.js';
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '1,10,50' },
+    runs: { type: 'string', default: '5' },
+    'first-runs': { type: 'string', default: '1' },
+    'ansible-runs': { type: 'string', default: '3' },
+    'no-ansible': { type: 'boolean', default: false },
+  },
+});
+const sizes = values.sizes!.split(',').map(Number);
+const runs = Number(values.runs);
+const firstRuns = Number(values['first-runs']);
+const ansibleRuns = Number(values['ansible-runs']);
+const ROOT = process.cwd();
+const STATE = join(ROOT, '.testhosts', 'bench');
+
+interface Sample {
+  wallMs: number;
+  rssMb: number;
+  /** max round trips of any host */
+  roundTrips: number;
+  exitCode: number;
+  startupMs?: number;
+  connectMs?: number;
+  probeMs?: number;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
+};
+
+/** Runs a command, measuring wall time and (through GNU time) the peak RSS of its largest process. */
+function timed(cmd: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ wallMs: number; rssMb: number; code: number; output: string }> {
+  return new Promise((resolve) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn('/usr/bin/time', ['-f', '__RSS_KB=%M', ...cmd], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('close', (code) => {
+      const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+      const rss = Number(/__RSS_KB=(\d+)/.exec(output)?.[1] ?? NaN) / 1024;
+      resolve({ wallMs, rssMb: rss, code: code ?? 1, output });
+    });
+  });
+}
+
+async function rigger(stage: RunnerStage, forks: number, extra: string[]): Promise<Sample> {
+  const json = join(STATE, 'report.json');
+  const r = await timed(['node_modules/.bin/tsx', 'playbooks/runner.ts', '-i', stage.inventory, '--forks', String(forks), '--json', json, ...extra], { ...process.env, NO_COLOR: '1' });
+  const report = JSON.parse(await readFile(json, 'utf8')) as JsonReport;
+  const hosts = Object.values(report.hosts);
+  if (r.code !== 0) process.stderr.write(r.output.slice(-3000));
+  return {
+    wallMs: r.wallMs,
+    rssMb: r.rssMb,
+    exitCode: r.code,
+    roundTrips: Math.max(...hosts.map((h) => h.remoteCommands)),
+    startupMs: report.startupMs,
+    connectMs: median(hosts.map((h) => h.phases.connectMs)),
+    probeMs: median(hosts.map((h) => h.phases.factsMs + h.phases.convergeMs)),
+  };
+}
+
+/** Files the Ansible playbook copies: exactly what rigger wrote on the first host. */
+async function prepareAnsible(hosts: TestHosts, stage: RunnerStage): Promise<string> {
+  const dir = join(STATE, 'ansible');
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(join(dir, 'files'), { recursive: true });
+  const first = hosts.hosts[0];
+  const files: Record<string, string> = {
+    timezone: '/etc/timezone',
+    '90-rigger-admins': '/etc/sudoers.d/90-rigger-admins',
+    '20auto-upgrades': '/etc/apt/apt.conf.d/20auto-upgrades',
+    '00-rigger-hardening.conf': '/etc/ssh/sshd_config.d/00-rigger-hardening.conf',
+    'runner_gitlab-runner.gpg': '/etc/apt/keyrings/runner_gitlab-runner.gpg',
+    'runner_gitlab-runner.sources': '/etc/apt/sources.list.d/runner_gitlab-runner.sources',
+    'config.toml': '/etc/gitlab-runner/config.toml',
+  };
+  for (const [name, path] of Object.entries(files)) {
+    const r = await timed(['docker', 'cp', `${first.containerId}:${path}`, join(dir, 'files', name)]);
+    if (r.code !== 0) throw new Error(`docker cp ${path}: ${r.output}`);
+  }
+  const inventory = hosts.hosts.map((h) => `${h.name} ansible_host=127.0.0.1 ansible_port=${h.port} ansible_user=root`).join('\n');
+  await writeFile(join(dir, 'hosts.ini'), `[all]\n${inventory}\n`);
+  const fx = stage.fixtures;
+  await writeFile(
+    join(dir, 'vars.json'),
+    JSON.stringify({
+      docker_machine_url: fx.inHost.dockerMachineUrl,
+      docker_machine_sha256: fx.downloads.dockerMachine.sha256,
+      driver_url: fx.inHost.scalewayDriverUrl,
+      driver_sha256: fx.downloads.scalewayDriver.sha256,
+      files_dir: join(dir, 'files'),
+    }),
+  );
+  return dir;
+}
+
+async function ansible(dir: string, hosts: TestHosts, stage: RunnerStage, forks: number): Promise<Sample> {
+  const r = await timed(
+    [
+      'ansible-playbook',
+      '-i', join(dir, 'hosts.ini'),
+      '--private-key', hosts.privateKey,
+      '--ssh-common-args', `-o UserKnownHostsFile=${hosts.knownHosts} -o StrictHostKeyChecking=yes`,
+      '-e', `@${join(dir, 'vars.json')}`,
+      '--forks', String(forks),
+      join(ROOT, 'bench', 'ansible', 'runner.yml'),
+    ],
+    { ...process.env, ANSIBLE_CONFIG: join(ROOT, 'bench', 'ansible', 'ansible.cfg'), RUNNER_VERSION: stage.fixtures.apt.version, ANSIBLE_NOCOLOR: '1' },
+  );
+  const changed = [...r.output.matchAll(/changed=(\d+)/g)].map((m) => Number(m[1]));
+  if (r.code !== 0 || changed.some((c) => c > 0)) process.stderr.write(`ansible: exit ${r.code}, changed=${changed.join(',')}\n${r.output.slice(-3000)}\n`);
+  return { wallMs: r.wallMs, rssMb: r.rssMb, exitCode: r.code, roundTrips: NaN };
+}
+
+interface SizeResult {
+  hosts: number;
+  firstConverge: Sample[];
+  noop: Sample[];
+  check: Sample[];
+  ansibleNoop: Sample[];
+}
+
+async function benchSize(n: number, withAnsible: boolean): Promise<SizeResult> {
+  const out: SizeResult = { hosts: n, firstConverge: [], noop: [], check: [], ansibleNoop: [] };
+  const log = (m: string) => process.stderr.write(`[bench ${n}] ${m}\n`);
+  for (let rep = 0; rep < firstRuns; rep++) {
+    log(`starting ${n} fresh host(s)`);
+    const hosts = await upHosts({ count: n, namePrefix: 'b', fixturesDir: DEFAULT_FIXTURES_DIR, dir: join(STATE, 'hosts'), log: () => {} });
+    const stage = await startRunnerStage({ stateDir: hosts.dir, hosts: hosts.hosts.map((h) => ({ name: h.name, port: h.port, kind: 'autoscale' as const })) });
+    try {
+      log('first converge');
+      out.firstConverge.push(await rigger(stage, n, []));
+      if (rep < firstRuns - 1) continue;
+      for (let i = 0; i < runs; i++) out.noop.push(await rigger(stage, n, []));
+      log(`no-op x${runs}: median ${median(out.noop.map((s) => s.wallMs)).toFixed(0)} ms`);
+      for (let i = 0; i < runs; i++) out.check.push(await rigger(stage, n, ['--check']));
+      if (withAnsible) {
+        const dir = await prepareAnsible(hosts, stage);
+        for (let i = 0; i < ansibleRuns; i++) out.ansibleNoop.push(await ansible(dir, hosts, stage, n));
+        log(`ansible no-op x${ansibleRuns}: median ${median(out.ansibleNoop.map((s) => s.wallMs)).toFixed(0)} ms`);
+      }
+    } finally {
+      await stage.close();
+      await hosts.down();
+    }
+  }
+  return out;
+}
+
+function summary(samples: Sample[]) {
+  return samples.length
+    ? {
+        runs: samples.length,
+        wallMs: Math.round(median(samples.map((s) => s.wallMs))),
+        roundTripsPerHost: median(samples.map((s) => s.roundTrips)),
+        peakRssMb: Math.round(Math.max(...samples.map((s) => s.rssMb))),
+        startupMs: Math.round(median(samples.map((s) => s.startupMs ?? NaN))),
+        connectMs: Math.round(median(samples.map((s) => s.connectMs ?? NaN))),
+        factsAndRolesMs: Math.round(median(samples.map((s) => s.probeMs ?? NaN))),
+        allExit0: samples.every((s) => s.exitCode === 0),
+      }
+    : null;
+}
+
+const haveAnsible = !values['no-ansible'] && existsSync('/usr/bin/ansible-playbook');
+if (!values['no-ansible'] && !haveAnsible) process.stderr.write('ansible-playbook not found: apt-get install ansible-core to compare (skipping Ansible)\n');
+await mkdir(STATE, { recursive: true });
+const results = [];
+for (const n of sizes) results.push(await benchSize(n, haveAnsible));
+
+const table = results.map((r) => {
+  const [first, noop, check, ans] = [summary(r.firstConverge), summary(r.noop), summary(r.check), summary(r.ansibleNoop)];
+  return { hosts: r.hosts, first, noop, check, ansible: ans, ratio: ans && noop ? +(ans.wallMs / noop.wallMs).toFixed(1) : null };
+});
+const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, date: new Date().toISOString() };
+await writeFile(join(ROOT, 'bench', 'results.json'), JSON.stringify({ machine, runs, firstRuns, ansibleRuns, results: table }, null, 2) + '\n');
+
+const fmt = (ms: number | undefined) => (ms === undefined || Number.isNaN(ms) ? '-' : `${(ms / 1000).toFixed(2)} s`);
+const rows = [
+  ['hosts', 'first converge', 'no-op', 'check', 'round trips/host (no-op)', 'peak RSS', 'Ansible no-op', 'Ansible / rigger'],
+  ...table.map((t) => [
+    String(t.hosts),
+    fmt(t.first?.wallMs),
+    fmt(t.noop?.wallMs),
+    fmt(t.check?.wallMs),
+    String(t.noop?.roundTripsPerHost ?? '-'),
+    `${Math.max(t.first?.peakRssMb ?? 0, t.noop?.peakRssMb ?? 0, t.check?.peakRssMb ?? 0)} MB`,
+    fmt(t.ansible?.wallMs),
+    t.ratio ? `${t.ratio}x` : '-',
+  ]),
+];
+const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+for (const r of rows) console.log('| ' + r.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |');
+console.log(`\nno-op phases (median): ${table.map((t) => `${t.hosts} host(s): start-up ${t.noop?.startupMs} ms, connect ${t.noop?.connectMs} ms, facts+roles ${t.noop?.factsAndRolesMs} ms`).join('; ')}`);
+console.log(`machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memGiB} GiB, Node ${machine.node}; medians of ${runs} runs (first converge: ${firstRuns}, Ansible: ${ansibleRuns}); written to bench/results.json`);
