@@ -21,6 +21,6 @@ export interface HostResult {
   tasks: TaskResult[];
   error?: string;
   durationMs: number;
-  /** where this host's time went: SSH connect (handshake + shell), facts, roles (probe/plan/apply/handlers) */
-  phases: { connectMs: number; factsMs: number; convergeMs: number };
+  /** where this host's time went: SSH connect (handshake + shell), facts, roles (probe/plan/apply/handlers), of which waiting for batched probes */
+  phases: { connectMs: number; factsMs: number; convergeMs: number; probeMs: number };
 }

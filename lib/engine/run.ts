@@ -38,7 +38,7 @@ interface Item {
 
 export async function runHost(host: string, connect: () => Promise<Session>, roles: RoleRun[], opts: HostRunOptions): Promise<HostResult> {
   const started = Date.now();
-  const result: HostResult = { status: 'ok', counts: { ok: 0, changed: 0, failed: 0, skipped: 0 }, remoteCommands: 0, tasks: [], durationMs: 0, phases: { connectMs: 0, factsMs: 0, convergeMs: 0 } };
+  const result: HostResult = { status: 'ok', counts: { ok: 0, changed: 0, failed: 0, skipped: 0 }, remoteCommands: 0, tasks: [], durationMs: 0, phases: { connectMs: 0, factsMs: 0, convergeMs: 0, probeMs: 0 } };
   const record = (t: TaskResult) => {
     result.tasks.push(t);
     result.counts[t.status]++;
@@ -69,7 +69,7 @@ export async function runHost(host: string, connect: () => Promise<Session>, rol
       log: (m) => opts.onLog?.(host, m),
     };
     const items = await expandRoles(roles, { host, facts }, opts);
-    await converge(items, ctx, opts, record);
+    result.phases.probeMs = await converge(items, ctx, opts, record);
     result.phases.convergeMs = Date.now() - factsStarted - result.phases.factsMs;
   } catch (e: any) {
     result.error = e?.message ?? String(e);
@@ -101,7 +101,9 @@ async function expandRoles(roles: RoleRun[], input: { host: string; facts: HostC
   return items;
 }
 
-async function converge(items: Item[], ctx: HostContext, opts: HostRunOptions, record: (t: TaskResult) => void): Promise<void> {
+/** Returns the time spent waiting for batched probes. */
+async function converge(items: Item[], ctx: HostContext, opts: HostRunOptions, record: (t: TaskResult) => void): Promise<number> {
+  let probeMs = 0;
   // Probe results stay valid until something changes the host; then the rest is probed again.
   let probes = new Map<number, { stdout: string; code: number }>();
   const notified = new Set<string>();
@@ -113,7 +115,11 @@ async function converge(items: Item[], ctx: HostContext, opts: HostRunOptions, r
     } else {
       const t0 = Date.now();
       try {
-        if (!probes.has(i)) probes = await probeRemaining(items, i, ctx);
+        if (!probes.has(i)) {
+          const p0 = Date.now();
+          probes = await probeRemaining(items, i, ctx);
+          probeMs += Date.now() - p0;
+        }
         const change: Change | null = await resource.plan(probes.get(i)!, ctx);
         if (!change) {
           record({ role, resource: resource.id, status: 'ok', durationMs: Date.now() - t0 });
@@ -139,6 +145,7 @@ async function converge(items: Item[], ctx: HostContext, opts: HostRunOptions, r
       notified.clear();
     }
   }
+  return probeMs;
 }
 
 async function probeRemaining(items: Item[], from: number, ctx: HostContext): Promise<Map<number, { stdout: string; code: number }>> {

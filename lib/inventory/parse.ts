@@ -2,8 +2,12 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
-import { load as loadYaml } from 'js-yaml';
+import { createRequire } from 'node:module';
 import { UserError } from '../errors.js';
+
+// js-yaml is loaded only for YAML inventories (start-up time of every run).
+const require = createRequire(import.meta.url);
+const loadYaml = (text: string): unknown => (require('js-yaml') as typeof import('js-yaml')).load(text);
 
 export type InventoryFormat = 'toml' | 'yaml';
 

@@ -178,5 +178,5 @@ describe('ConsoleReporter', () => {
 });
 
 function hostResult(): HostResult {
-  return { status: 'changed', counts: { ok: 41, changed: 2, failed: 0, skipped: 1 }, remoteCommands: 5, tasks: [], durationMs: 812, phases: { connectMs: 150, factsMs: 20, convergeMs: 600 } };
+  return { status: 'changed', counts: { ok: 41, changed: 2, failed: 0, skipped: 1 }, remoteCommands: 5, tasks: [], durationMs: 812, phases: { connectMs: 150, factsMs: 20, convergeMs: 600, probeMs: 80 } };
 }

@@ -17,7 +17,7 @@ function results(): Map<string, HostResult> {
         counts: { ok: 1, changed: 1, failed: 0, skipped: 1 },
         remoteCommands: 4,
         durationMs: 640,
-        phases: { connectMs: 120, factsMs: 30, convergeMs: 480 },
+        phases: { connectMs: 120, factsMs: 30, convergeMs: 480, probeMs: 90 },
         tasks: [
           { role: 'ssh-hardening', resource: 'file:/etc/ssh/sshd_config.d/00-hardening.conf', status: 'changed', summary: 'content', diff: { path: '/etc/ssh/sshd_config.d/00-hardening.conf', before: 'a\n', after: 'b\n' }, durationMs: 3 },
           { role: 'ssh-hardening', resource: 'service:ssh.service', status: 'ok', durationMs: 1 },
@@ -25,7 +25,7 @@ function results(): Map<string, HostResult> {
         ],
       },
     ],
-    ['eros', { status: 'unreachable', counts: { ok: 0, changed: 0, failed: 0, skipped: 0 }, remoteCommands: 0, durationMs: 15000, phases: { connectMs: 0, factsMs: 0, convergeMs: 0 }, tasks: [], error: 'connect ETIMEDOUT 192.0.2.9:2222' }],
+    ['eros', { status: 'unreachable', counts: { ok: 0, changed: 0, failed: 0, skipped: 0 }, remoteCommands: 0, durationMs: 15000, phases: { connectMs: 0, factsMs: 0, convergeMs: 0, probeMs: 0 }, tasks: [], error: 'connect ETIMEDOUT 192.0.2.9:2222' }],
   ]);
 }
 
@@ -41,7 +41,7 @@ describe('buildJsonReport', () => {
           status: 'changed',
           counts: { ok: 1, changed: 1, failed: 0, skipped: 1 },
           remoteCommands: 4,
-          phases: { connectMs: 120, factsMs: 30, convergeMs: 480 },
+          phases: { connectMs: 120, factsMs: 30, convergeMs: 480, probeMs: 90 },
           tasks: [
             {
               role: 'ssh-hardening',
@@ -55,7 +55,7 @@ describe('buildJsonReport', () => {
             { role: 'docker', resource: 'apt:docker-ce', status: 'skipped', durationMs: 0 },
           ],
         },
-        eros: { status: 'unreachable', counts: { ok: 0, changed: 0, failed: 0, skipped: 0 }, remoteCommands: 0, phases: { connectMs: 0, factsMs: 0, convergeMs: 0 }, error: 'connect ETIMEDOUT 192.0.2.9:2222', tasks: [] },
+        eros: { status: 'unreachable', counts: { ok: 0, changed: 0, failed: 0, skipped: 0 }, remoteCommands: 0, phases: { connectMs: 0, factsMs: 0, convergeMs: 0, probeMs: 0 }, error: 'connect ETIMEDOUT 192.0.2.9:2222', tasks: [] },
       },
     });
   });
