@@ -69,9 +69,15 @@ export async function startSecondDockerd(opts: SecondDockerdOptions = {}): Promi
   const logFile = `${dir}/dockerd.log`;
   const log = await open(logFile, 'a');
 
+  // Its own network namespace: a dockerd started with --bridge=none deletes the
+  // host's docker0 link at start-up, which would cut off the test hosts of the
+  // main engine (seen here). Only its unix socket is needed from outside.
   const child = spawn(
-    'dockerd',
+    'unshare',
     [
+      '--net',
+      '--',
+      'dockerd',
       '--data-root', `${dir}/data`,
       '--exec-root', `${dir}/exec`,
       '--pidfile', `${dir}/docker.pid`,
