@@ -8,7 +8,7 @@ import { loadInventory, type Inventory, type InventoryHost } from './inventory/l
 import { hostsOfPlay, selectHosts } from './inventory/patterns.js';
 import { runHost, type RoleRun } from './engine/run.js';
 import type { HostResult } from './engine/report-types.js';
-import type { Facts, Role } from './engine/types.js';
+import { resourcesOf, type Facts, type Role } from './engine/types.js';
 import { validateRoleVars } from './engine/validateVars.js';
 import { ConsoleReporter } from './report/console.js';
 import { buildJsonReport, writeJsonReport, type JsonReport } from './report/json.js';
@@ -166,7 +166,7 @@ async function listTasks(plans: Map<string, RoleRun[]>, inv: Inventory, io: Play
     io.stdout(`${host}:\n`);
     for (const { role, vars } of roles) {
       const out = await role.tasks({ host, vars, facts: { ...ASSUMED_FACTS, hostname: host, loginUser: inv.hosts.get(host)!.user } });
-      for (const r of (out.resources as unknown[]).flat(2).filter(Boolean) as Array<{ id: string; tags: string[] }>)
+      for (const r of resourcesOf(out))
         io.stdout(`  [${role.name}] ${r.id}${r.tags.length ? `  tags: ${[role.name, ...r.tags].join(',')}` : ''}\n`);
       for (const h of out.handlers ?? []) io.stdout(`  [${role.name}] handler:${h.name}\n`);
     }

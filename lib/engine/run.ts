@@ -1,7 +1,7 @@
 // Runs the roles of a playbook on one host: connect, facts, expand roles,
 // probe in batches, plan, apply (unless check), handlers. Never throws for
 // host problems: they become a failed or unreachable HostResult.
-import type { Change, Handler, HostContext, Remote, Resource, Role, Vars } from './types.js';
+import { resourcesOf, type Change, type Handler, type HostContext, type Remote, type Resource, type Role, type Vars } from './types.js';
 import { gatherFacts } from './facts.js';
 import { probeAll } from './probe.js';
 import { selectedByTags } from './tags.js';
@@ -88,7 +88,7 @@ async function expandRoles(roles: RoleRun[], input: { host: string; facts: HostC
   const items: Item[] = [];
   for (const { role, vars } of roles) {
     const out = await role.tasks({ ...input, vars });
-    const resources = (out.resources as unknown[]).flat(2).filter(Boolean) as Resource[];
+    const resources = resourcesOf(out);
     const handlers = new Map((out.handlers ?? []).map((h) => [h.name, h]));
     for (const r of resources) {
       for (const n of r.notify) if (!handlers.has(n)) throw new Error(`role ${role.name}: ${r.id} notifies unknown handler "${n}"`);

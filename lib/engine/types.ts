@@ -98,6 +98,12 @@ export interface Handler {
 /** What a role lists: resources, arrays of them (factories that make several), or false/null to skip conditionally. */
 export type ResourceEntry = Resource | Resource[] | false | null | undefined;
 
+/** The resources a role listed, in order: nested lists flattened, skipped (false/null) entries dropped. */
+export function resourcesOf(out: RoleOutput): Resource[] {
+  // two levels: a factory returning several resources may itself be listed inside a helper's list
+  return (out.resources as unknown[]).flat(2).filter((r): r is Resource => Boolean(r));
+}
+
 export interface RoleOutput {
   resources: ResourceEntry[];
   handlers?: Handler[];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import role, { autoUpgradesContent, DEFAULT_PACKAGES, localtimeLink, sudoersContent, varsSchema, type AdminUser } from '../../roles/common/index.js';
-import type { Facts, Resource, Vars } from '../../lib/engine/types.js';
+import { resourcesOf, type Facts, type Resource, type Vars } from '../../lib/engine/types.js';
 import { FakeRemote } from './helpers/fakeRemote.js';
 import { DEBIAN12_FACTS, makeCtx, probe } from './helpers/context.js';
 
@@ -15,8 +15,7 @@ function problemsOf(vars: Vars): string[] {
 async function expand(vars: Vars = {}, facts: Partial<Facts> = {}) {
   const parsed = varsSchema.parse(vars);
   const out = await role.tasks({ host: 'h1', vars: { ...vars, ...parsed }, facts: { ...DEBIAN12_FACTS, ...facts } });
-  // the engine flattens nested lists and drops false/null entries the same way
-  return { resources: (out.resources as unknown[]).flat(2).filter(Boolean) as Resource[], handlers: out.handlers };
+  return { resources: resourcesOf(out), handlers: out.handlers };
 }
 
 const byId = (resources: Resource[], id: string) => {

@@ -6,10 +6,10 @@ import role, { PACKAGES, RESTART } from '../../roles/gitlab-runner/index.js';
 import { buildConfig, ConfigParseError, newCredentials, parseHostConfig, renderConfig, type Credentials } from '../../roles/gitlab-runner/config.js';
 import { parseTyped, TomlFloat, TomlRaw, toToml, tomlEqual } from '../../roles/gitlab-runner/toml.js';
 import { formatIssues, varsSchema, type GitlabRunnerVars } from '../../roles/gitlab-runner/vars.js';
-import type { Resource, RoleOutput } from '../../lib/engine/types.js';
+import { resourcesOf, type Resource, type RoleOutput } from '../../lib/engine/types.js';
 import { DEBIAN12_FACTS } from './helpers/context.js';
 
-const flat = (out: RoleOutput): Resource[] => (out.resources as unknown[]).flat(2).filter(Boolean) as Resource[];
+const flat = (out: RoleOutput): Resource[] => resourcesOf(out);
 
 const autoscaleRunner = (over: Record<string, unknown> = {}) => ({
   name: 'mania-autoscale',

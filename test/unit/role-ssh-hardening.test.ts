@@ -18,7 +18,7 @@ import {
   type Settings,
 } from '../../roles/ssh-hardening/settings.js';
 import { effectiveConfigCheck, hardeningDropIn, lockoutGuard, reloadSshdHandler, DROPIN_PENDING } from '../../roles/ssh-hardening/resources.js';
-import type { Facts, Resource, Vars } from '../../lib/engine/types.js';
+import { resourcesOf, type Facts, type Vars } from '../../lib/engine/types.js';
 import { FakeRemote } from './helpers/fakeRemote.js';
 import { DEBIAN12_FACTS, makeCtx, probe } from './helpers/context.js';
 import { LocalRemote, probeAndPlan, tempDir } from './helpers/localRemote.js';
@@ -40,8 +40,7 @@ function problemsOf(vars: Vars): string[] {
 async function expand(vars: Vars = {}, facts: Partial<Facts> = {}) {
   const parsed = varsSchema.parse(vars);
   const out = await role.tasks({ host: 'h1', vars: { ...vars, ...parsed }, facts: { ...DEBIAN12_FACTS, ...facts } });
-  // the engine flattens nested lists and drops false/null entries the same way
-  return { resources: (out.resources as unknown[]).flat(2).filter(Boolean) as Resource[], handlers: out.handlers };
+  return { resources: resourcesOf(out), handlers: out.handlers };
 }
 
 /** sshd -T output of a Debian 12 host with our default drop-in in force (abridged). */
