@@ -1,22 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import role, { autoUpgradesContent, DEFAULT_PACKAGES, localtimeLink, sudoersContent, varsSchema, type AdminUser } from '../../roles/common/index.js';
-import { resourcesOf, type Facts, type Resource, type Vars } from '../../lib/engine/types.js';
+import type { Facts, Resource, Vars } from '../../lib/engine/types.js';
 import { FakeRemote } from './helpers/fakeRemote.js';
-import { DEBIAN12_FACTS, makeCtx, probe } from './helpers/context.js';
+import { expandRole, schemaProblems } from './helpers/roles.js';
+import { makeCtx, probe } from './helpers/context.js';
 
 const KEY_A = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm9m2Sxg8c3dJ0ekq7oWj0tWg0mO6y9pE1bJ3x0AAAA alice@laptop';
 const KEY_B = 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7vbqajDhA6b3ZXjQ3e2V3Y1Pp bob@desk';
 
-function problemsOf(vars: Vars): string[] {
-  const parsed = varsSchema.safeParse(vars);
-  return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-}
-
-async function expand(vars: Vars = {}, facts: Partial<Facts> = {}) {
-  const parsed = varsSchema.parse(vars);
-  const out = await role.tasks({ host: 'h1', vars: { ...vars, ...parsed }, facts: { ...DEBIAN12_FACTS, ...facts } });
-  return { resources: resourcesOf(out), handlers: out.handlers };
-}
+const problemsOf = (vars: Vars) => schemaProblems(varsSchema, vars);
+const expand = (vars: Vars = {}, facts: Partial<Facts> = {}) => expandRole(role, vars, facts);
 
 const byId = (resources: Resource[], id: string) => {
   const r = resources.find((x) => x.id === id);

@@ -18,9 +18,10 @@ import {
   type Settings,
 } from '../../roles/ssh-hardening/settings.js';
 import { effectiveConfigCheck, hardeningDropIn, lockoutGuard, reloadSshdHandler, DROPIN_PENDING } from '../../roles/ssh-hardening/resources.js';
-import { resourcesOf, type Facts, type Vars } from '../../lib/engine/types.js';
+import type { Facts, Vars } from '../../lib/engine/types.js';
 import { FakeRemote } from './helpers/fakeRemote.js';
-import { DEBIAN12_FACTS, makeCtx, probe } from './helpers/context.js';
+import { expandRole, schemaProblems } from './helpers/roles.js';
+import { makeCtx, probe } from './helpers/context.js';
 import { LocalRemote, probeAndPlan, tempDir } from './helpers/localRemote.js';
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm9m2Sxg8c3dJ0ekq7oWj0tWg0mO6y9pE1bJ3x0AAAA admin@laptop';
@@ -32,16 +33,8 @@ function settingsOf(vars: Vars): Settings {
   return resolveSettings({ ...vars, ...parsed.data }).settings;
 }
 
-function problemsOf(vars: Vars): string[] {
-  const parsed = varsSchema.safeParse(vars);
-  return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-}
-
-async function expand(vars: Vars = {}, facts: Partial<Facts> = {}) {
-  const parsed = varsSchema.parse(vars);
-  const out = await role.tasks({ host: 'h1', vars: { ...vars, ...parsed }, facts: { ...DEBIAN12_FACTS, ...facts } });
-  return { resources: resourcesOf(out), handlers: out.handlers };
-}
+const problemsOf = (vars: Vars) => schemaProblems(varsSchema, vars);
+const expand = (vars: Vars = {}, facts: Partial<Facts> = {}) => expandRole(role, vars, facts);
 
 /** sshd -T output of a Debian 12 host with our default drop-in in force (abridged). */
 function sshdT(over: Record<string, string> = {}): string {
