@@ -1,6 +1,6 @@
 import type { Change, CommonOptions, HostContext, ProbeResult, Resource } from '../engine/types.js';
-import { attrChanges, base } from './common.js';
-import { normMode, parseStat, shq, statProbe } from './shell.js';
+import { attrDiff, base, wantedAttrs } from './common.js';
+import { parseStat, shq, statProbe } from './shell.js';
 
 export interface DirectoryOptions extends CommonOptions {
   path: string;
@@ -10,7 +10,7 @@ export interface DirectoryOptions extends CommonOptions {
 }
 
 export function directory(opts: DirectoryOptions): Resource {
-  const want = { mode: normMode(opts.mode ?? '0755'), owner: opts.owner ?? 'root', group: opts.group ?? opts.owner ?? 'root' };
+  const want = wantedAttrs(opts, '0755');
   const p = shq(opts.path);
   return {
     ...base('directory', opts.path, opts),
@@ -19,7 +19,7 @@ export function directory(opts: DirectoryOptions): Resource {
       const st = parseStat(current.stdout.trim());
       if (st && st.type !== 'directory') throw new Error(`${opts.path} exists but is a ${st.type}, not a directory`);
       if (!st) return { summary: `create (mode ${want.mode}, ${want.owner}:${want.group})` };
-      const attrs = attrChanges([['mode', st.mode, want.mode], ['owner', st.owner, want.owner], ['group', st.group, want.group]]);
+      const attrs = attrDiff(st, want);
       return attrs.length ? { summary: attrs.join(', ') } : null;
     },
     async apply(_c: Change, ctx: HostContext): Promise<void> {

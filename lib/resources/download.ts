@@ -1,7 +1,7 @@
 // A file fetched from a URL and installed only if its sha256 matches.
 import type { Change, CommonOptions, HostContext, ProbeResult, Resource } from '../engine/types.js';
-import { attrChanges, base } from './common.js';
-import { normMode, parseStat, shq, statProbe } from './shell.js';
+import { attrDiff, base, setAttrsScript, wantedAttrs } from './common.js';
+import { parseRegularFile, regularFileProbe, shq } from './shell.js';
 
 export interface DownloadOptions extends CommonOptions {
   url: string;
@@ -15,24 +15,22 @@ export interface DownloadOptions extends CommonOptions {
 export function download(opts: DownloadOptions): Resource {
   const sha = opts.sha256.toLowerCase();
   if (!/^[0-9a-f]{64}$/.test(sha)) throw new Error(`download ${opts.dest}: sha256 ${JSON.stringify(opts.sha256)} is not 64 hex digits`);
-  const want = { mode: normMode(opts.mode ?? '0755'), owner: opts.owner ?? 'root', group: opts.group ?? opts.owner ?? 'root' };
+  const want = wantedAttrs(opts, '0755');
   const d = shq(opts.dest);
   return {
     ...base('download', opts.dest, opts),
-    probe: `${statProbe(opts.dest)}; [ -f ${d} ] && sha256sum < ${d} | cut -d' ' -f1`,
+    probe: regularFileProbe(opts.dest),
     plan(current: ProbeResult): Change | null {
-      const [statLine, haveSha] = current.stdout.trim().split('\n');
-      const st = parseStat(statLine);
-      if (st && st.type !== 'regular file' && st.type !== 'regular empty file') throw new Error(`${opts.dest} exists but is a ${st.type}, not a regular file`);
+      const { st, sha: haveSha } = parseRegularFile(current.stdout, opts.dest);
       if (!st || haveSha !== sha) return { summary: `${st ? 'replace' : 'fetch'} from ${opts.url} (sha256 ${sha.slice(0, 12)}...)`, data: true };
-      const attrs = attrChanges([['mode', st.mode, want.mode], ['owner', st.owner, want.owner], ['group', st.group, want.group]]);
+      const attrs = attrDiff(st, want);
       return attrs.length ? { summary: attrs.join(', '), data: false } : null;
     },
     async apply(change: Change, ctx: HostContext): Promise<void> {
       const t = shq(`${opts.dest}.rigger-download`);
       const owner = shq(`${want.owner}:${want.group}`);
       if (!change.data) {
-        await ctx.remote.run(`chown ${owner} ${d} && chmod ${want.mode} ${d}`);
+        await ctx.remote.run(setAttrsScript(opts.dest, want));
         return;
       }
       // The checksum is checked on the temp file: a mismatching download never reaches dest.

@@ -3,8 +3,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import type { Change, CommonOptions, HostContext, ProbeResult, Resource } from '../engine/types.js';
-import { attrChanges, base } from './common.js';
-import { normMode, parseStat, shq, statProbe } from './shell.js';
+import { attrDiff, base, setAttrsScript, wantedAttrs, type Attrs } from './common.js';
+import { parseRegularFile, regularFileProbe, shq } from './shell.js';
 
 export interface FileOptions extends CommonOptions {
   path: string;
@@ -31,19 +31,15 @@ interface FileChange {
 
 export function file(opts: FileOptions): Resource {
   const content = Buffer.isBuffer(opts.content) ? opts.content : Buffer.from(opts.content);
-  const want = { mode: normMode(opts.mode ?? '0644'), owner: opts.owner ?? 'root', group: opts.group ?? opts.owner ?? 'root' };
+  const want = wantedAttrs(opts, '0644');
   const sha = createHash('sha256').update(content).digest('hex');
-  const p = shq(opts.path);
   return {
     ...base('file', opts.path, opts),
-    probe: `${statProbe(opts.path)}; [ -f ${p} ] && sha256sum < ${p} | cut -d' ' -f1`,
+    probe: regularFileProbe(opts.path),
     async plan(current: ProbeResult, ctx: HostContext): Promise<Change | null> {
-      const [statLine, haveSha] = current.stdout.trim().split('\n');
-      const st = parseStat(statLine);
-      if (st && st.type !== 'regular file' && st.type !== 'regular empty file')
-        throw new Error(`${opts.path} exists but is a ${st.type}, not a regular file`);
+      const { st, sha: haveSha } = parseRegularFile(current.stdout, opts.path);
       const contentChanged = !st || haveSha !== sha;
-      const attrs = st ? attrChanges([['mode', st.mode, want.mode], ['owner', st.owner, want.owner], ['group', st.group, want.group]]) : [];
+      const attrs = st ? attrDiff(st, want) : [];
       if (!contentChanged && attrs.length === 0) return null;
       const summary = !st ? `create (${content.length} bytes, mode ${want.mode})` : [contentChanged ? 'content' : '', ...attrs].filter(Boolean).join(', ');
       const change: Change = { summary, data: { contentChanged } satisfies FileChange };
@@ -56,7 +52,7 @@ export function file(opts: FileOptions): Resource {
     async apply(change: Change, ctx: HostContext): Promise<void> {
       const { contentChanged } = change.data as FileChange;
       if (!contentChanged) {
-        await ctx.remote.run(`chown ${shq(`${want.owner}:${want.group}`)} ${p} && chmod ${want.mode} ${p}`);
+        await ctx.remote.run(setAttrsScript(opts.path, want));
       } else {
         await writeAtomically(ctx, opts.path, content, want, opts.validate, opts.makeDirs);
       }
@@ -81,7 +77,7 @@ export async function writeAtomically(
   ctx: HostContext,
   path: string,
   content: Buffer,
-  attrs: { mode: string; owner: string; group: string },
+  attrs: Attrs,
   validate?: string,
   makeDirs?: boolean,
 ): Promise<void> {

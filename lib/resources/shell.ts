@@ -31,3 +31,16 @@ export function parseStat(line: string): Stat | null {
   const [type, mode, owner, group] = line.split('|');
   return { type, mode, owner, group };
 }
+
+/** Probe fragment for a regular file: its stat line, then its sha256 when it is a regular file. */
+export function regularFileProbe(path: string): string {
+  return `${statProbe(path)}; [ -f ${shq(path)} ] && sha256sum < ${shq(path)} | cut -d' ' -f1`;
+}
+
+/** Parse regularFileProbe's output; a path that exists as anything but a regular file is an error. */
+export function parseRegularFile(stdout: string, path: string): { st: Stat | null; sha?: string } {
+  const [statLine, sha] = stdout.trim().split('\n');
+  const st = parseStat(statLine);
+  if (st && st.type !== 'regular file' && st.type !== 'regular empty file') throw new Error(`${path} exists but is a ${st.type}, not a regular file`);
+  return { st, sha };
+}
