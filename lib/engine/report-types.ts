@@ -18,6 +18,8 @@ export interface HostResult {
   status: HostStatus;
   counts: Record<TaskStatus, number>;
   remoteCommands: number;
+  /** requests to APIs (GitLab, Scaleway) made for this target */
+  apiRequests: number;
   tasks: TaskResult[];
   error?: string;
   durationMs: number;

@@ -1,7 +1,8 @@
 // Runs the roles of a playbook on one host: connect, facts, expand roles,
 // probe in batches, plan, apply (unless check), handlers. Never throws for
 // host problems: they become a failed or unreachable HostResult.
-import { resourcesOf, type Change, type Handler, type HostContext, type Remote, type Resource, type Role, type Vars } from './types.js';
+import { isApiResource, resourcesOf, type Change, type Handler, type HostContext, type Remote, type Resource, type Role, type Vars } from './types.js';
+import { makeRunContext } from './context.js';
 import { gatherFacts } from './facts.js';
 import { probeAll } from './probe.js';
 import { selectedByTags } from './tags.js';
@@ -25,6 +26,10 @@ export interface HostRunOptions {
   skipTags: string[];
   onTask?: (host: string, task: TaskResult) => void;
   onLog?: (host: string, message: string) => void;
+  /** for tests: the fetch the HTTP clients of API resources use */
+  fetch?: typeof fetch;
+  /** API reads of one batch in flight at once (default 8) */
+  apiConcurrency?: number;
 }
 
 interface Item {
@@ -38,13 +43,14 @@ interface Item {
 
 export async function runHost(host: string, connect: () => Promise<Session>, roles: RoleRun[], opts: HostRunOptions): Promise<HostResult> {
   const started = Date.now();
-  const result: HostResult = { status: 'ok', counts: { ok: 0, changed: 0, failed: 0, skipped: 0 }, remoteCommands: 0, tasks: [], durationMs: 0, phases: { connectMs: 0, factsMs: 0, convergeMs: 0, probeMs: 0 } };
+  const result: HostResult = { status: 'ok', counts: { ok: 0, changed: 0, failed: 0, skipped: 0 }, remoteCommands: 0, apiRequests: 0, tasks: [], durationMs: 0, phases: { connectMs: 0, factsMs: 0, convergeMs: 0, probeMs: 0 } };
   const record = (t: TaskResult) => {
     result.tasks.push(t);
     result.counts[t.status]++;
     opts.onTask?.(host, t);
   };
   let session: Session;
+  let apiCount = () => 0;
   try {
     session = await connect();
     result.phases.connectMs = Date.now() - started;
@@ -58,16 +64,9 @@ export async function runHost(host: string, connect: () => Promise<Session>, rol
     const factsStarted = Date.now();
     const facts = await gatherFacts(session);
     result.phases.factsMs = Date.now() - factsStarted;
-    const ctx: HostContext = {
-      host,
-      vars: {},
-      facts,
-      check: opts.check,
-      wantDiff: opts.wantDiff,
-      remote: session,
-      state: new Map(),
-      log: (m) => opts.onLog?.(host, m),
-    };
+    const run = makeRunContext({ host, facts, check: opts.check, wantDiff: opts.wantDiff, log: (m) => opts.onLog?.(host, m), fetch: opts.fetch });
+    apiCount = () => run.apiRequests;
+    const ctx: HostContext = { host, vars: {}, facts, check: opts.check, wantDiff: opts.wantDiff, log: run.log, http: run.http, countApiRequests: run.countApiRequests, remote: session, state: new Map() };
     const items = await expandRoles(roles, { host, facts }, opts);
     result.phases.probeMs = await converge(items, ctx, opts, record);
     result.phases.convergeMs = Date.now() - factsStarted - result.phases.factsMs;
@@ -76,6 +75,7 @@ export async function runHost(host: string, connect: () => Promise<Session>, rol
     result.counts.failed++;
   } finally {
     result.remoteCommands = session.roundTrips;
+    result.apiRequests = apiCount();
     session.close();
   }
   if (result.counts.failed > 0) result.status = 'failed';
@@ -105,7 +105,7 @@ async function expandRoles(roles: RoleRun[], input: { host: string; facts: HostC
 async function converge(items: Item[], ctx: HostContext, opts: HostRunOptions, record: (t: TaskResult) => void): Promise<number> {
   let probeMs = 0;
   // Probe results stay valid until something changes the host; then the rest is probed again.
-  let probes = new Map<number, { stdout: string; code: number }>();
+  let probes = new Map<number, unknown>();
   const notified = new Set<string>();
   let failed = false;
   for (let i = 0; i < items.length && !failed; i++) {
@@ -117,10 +117,12 @@ async function converge(items: Item[], ctx: HostContext, opts: HostRunOptions, r
       try {
         if (!probes.has(i)) {
           const p0 = Date.now();
-          probes = await probeRemaining(items, i, ctx);
+          probes = await probeRemaining(items, i, ctx, opts.apiConcurrency ?? 8);
           probeMs += Date.now() - p0;
         }
-        const change: Change | null = await resource.plan(probes.get(i)!, ctx);
+        const current = probes.get(i);
+        if (current instanceof FailedRead) throw current.error;
+        const change: Change | null = await resource.plan(current as never, ctx);
         if (!change) {
           record({ role, resource: resource.id, status: 'ok', durationMs: Date.now() - t0 });
         } else {
@@ -148,11 +150,41 @@ async function converge(items: Item[], ctx: HostContext, opts: HostRunOptions, r
   return probeMs;
 }
 
-async function probeRemaining(items: Item[], from: number, ctx: HostContext): Promise<Map<number, { stdout: string; code: number }>> {
-  const indexes: number[] = [];
-  for (let j = from; j < items.length; j++) if (items[j].selected) indexes.push(j);
-  const results = await probeAll(ctx.remote, indexes.map((j) => items[j].resource.probe));
-  return new Map(indexes.map((j, k) => [j, results[k]]));
+/**
+ * Current state of every remaining selected resource: the shell probes in one
+ * round trip, the API reads concurrently (bounded) beside it. A failed read
+ * fails its own resource, when its turn comes, not the batch.
+ */
+async function probeRemaining(items: Item[], from: number, ctx: HostContext, concurrency: number): Promise<Map<number, unknown>> {
+  const shell: number[] = [];
+  const api: number[] = [];
+  for (let j = from; j < items.length; j++) if (items[j].selected) (isApiResource(items[j].resource) ? api : shell).push(j);
+  const out = new Map<number, unknown>();
+  const reads = mapLimit(api, concurrency, async (j) => {
+    const r = items[j].resource;
+    if (!isApiResource(r)) return;
+    try {
+      out.set(j, await r.read(ctx));
+    } catch (e) {
+      out.set(j, new FailedRead(e));
+    }
+  });
+  const results = await probeAll(ctx.remote, shell.map((j) => items[j].resource.probe as string));
+  shell.forEach((j, k) => out.set(j, results[k]));
+  await reads;
+  return out;
+}
+
+/** A read that failed: thrown again when its resource is planned. */
+class FailedRead {
+  constructor(readonly error: unknown) {}
+}
+
+async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  }));
 }
 
 /** Run the handlers of this item's role that were notified. */

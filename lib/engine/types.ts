@@ -1,5 +1,6 @@
 // The contracts between the engine, resources and roles.
 import type { ZodType } from 'zod';
+import type { HttpClient, HttpClientOptions } from '../http/client.js';
 
 export type Vars = Record<string, unknown>;
 
@@ -44,18 +45,30 @@ export interface Remote {
   verifyNewConnection(): Promise<void>;
 }
 
-export interface HostContext {
+/** What every resource gets, on a host or on the control machine. */
+export interface RunContext {
+  /** inventory name of the target ("local" for the control machine) */
   host: string;
   vars: Vars;
   facts: Facts;
   check: boolean;
   /** show diffs (check mode, --diff or a JSON report) */
   wantDiff: boolean;
+  /** verbose log line (redacted by the reporter) */
+  log(message: string): void;
+  /**
+   * An HTTP client for one API (base URL), whose requests count toward this
+   * target's `apiRequests`: retries, timeouts, pagination, masked -v lines.
+   */
+  http(baseUrl: string, opts?: HttpClientOptions): HttpClient;
+  /** count requests made by a client the engine did not hand out (e.g. the Scaleway SDK) */
+  countApiRequests(n?: number): void;
+}
+
+export interface HostContext extends RunContext {
   remote: Remote;
   /** per-host scratch shared by resources (e.g. "apt sources changed") */
   state: Map<string, unknown>;
-  /** verbose log line (redacted by the reporter) */
-  log(message: string): void;
 }
 
 export interface ProbeResult {
@@ -69,25 +82,58 @@ export interface TextDiff {
   after: string;
 }
 
-export interface Change {
+export interface Change<D = unknown> {
   /** one line: what would change */
   summary: string;
   diff?: TextDiff;
   /** resource-private data carried from plan to apply */
-  data?: unknown;
+  data?: D;
 }
 
-export interface Resource {
+/** What a resource would leave behind, for --render (no host or API is contacted). */
+export interface Rendered {
+  /** files it would write on the target, as they would be written (secrets masked by the writer) */
+  files?: Array<{ path: string; content: string | Buffer; mode?: string }>;
+  /** the desired state of an API object, as plain data (written as stable JSON) */
+  api?: { name: string; state: unknown };
+}
+
+interface ResourceBase {
   /** kind:name, unique within a host's run, e.g. "file:/etc/ssh/sshd_config.d/00-rigger.conf" */
   id: string;
   tags: string[];
   /** handler names to notify when this resource changes */
   notify: string[];
-  /** shell snippet whose stdout describes the current state; batched with its neighbours */
+  /** for --render: what this resource would write, computed from the declaration alone */
+  render?(): Rendered | undefined;
+}
+
+/** A resource on a host: its state is read by a shell probe, batched with its neighbours. */
+export interface ShellResource<D = any> extends ResourceBase {
+  /** shell snippet whose stdout describes the current state */
   probe: string;
+  read?: undefined;
   /** null when in the desired state */
-  plan(current: ProbeResult, ctx: HostContext): Change | null | Promise<Change | null>;
-  apply(change: Change, ctx: HostContext): Promise<void>;
+  plan(current: ProbeResult, ctx: HostContext): Change<D> | null | Promise<Change<D> | null>;
+  apply(change: Change<D>, ctx: HostContext): Promise<void>;
+}
+
+/**
+ * A resource behind an API (GitLab, Scaleway): its state is read by an async
+ * function; the reads of one batch run concurrently. Check mode never calls apply.
+ * On a host play it gets the HostContext (its remote included), on `local` the RunContext.
+ */
+export interface ApiResource<S = any, D = any> extends ResourceBase {
+  probe?: undefined;
+  read(ctx: RunContext): Promise<S>;
+  plan(current: S, ctx: RunContext): Change<D> | null | Promise<Change<D> | null>;
+  apply(change: Change<D>, ctx: RunContext): Promise<void>;
+}
+
+export type Resource = ShellResource | ApiResource;
+
+export function isApiResource(r: Resource): r is ApiResource {
+  return typeof (r as ApiResource).read === 'function';
 }
 
 export interface Handler {

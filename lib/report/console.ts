@@ -50,7 +50,7 @@ export class ConsoleReporter {
     for (const [host, r] of results) {
       const colour = r.status === 'ok' ? c.green : r.status === 'changed' ? c.yellow : c.red;
       const counts = `ok=${r.counts.ok} changed=${r.counts.changed} failed=${r.counts.failed} skipped=${r.counts.skipped} unreachable=${r.status === 'unreachable' ? 1 : 0}`;
-      this.out(`${colour(host.padEnd(width))} : ${counts} remote=${r.remoteCommands} ${c.dim(`${r.durationMs} ms`)}`);
+      this.out(`${colour(host.padEnd(width))} : ${counts} remote=${r.remoteCommands}${r.apiRequests ? ` api=${r.apiRequests}` : ""} ${c.dim(`${r.durationMs} ms`)}`);
       if (r.error) this.out(`${' '.repeat(width)}   ${c.red(r.status === 'unreachable' ? `UNREACHABLE: ${r.error}` : r.error)}`);
     }
   }

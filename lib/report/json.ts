@@ -15,6 +15,7 @@ export interface JsonReport {
       status: HostResult['status'];
       counts: HostResult['counts'];
       remoteCommands: number;
+      apiRequests: number;
       phases: HostResult['phases'];
       error?: string;
       tasks: Array<{ role: string; resource: string; status: string; summary?: string; diff?: string; error?: string; durationMs: number }>;
@@ -29,6 +30,7 @@ export function buildJsonReport(mode: 'check' | 'apply', durationMs: number, res
       status: r.status,
       counts: r.counts,
       remoteCommands: r.remoteCommands,
+      apiRequests: r.apiRequests,
       phases: r.phases,
       ...(r.error ? { error: redact(r.error) } : {}),
       tasks: r.tasks.map((t) => ({

@@ -1,6 +1,6 @@
 // Debian packages: present/absent, pinned versions, holds. `apt-get update`
 // runs only when the cache is older than a threshold or a source changed.
-import type { Change, CommonOptions, HostContext, ProbeResult, Resource } from '../engine/types.js';
+import type { Change, CommonOptions, HostContext, ProbeResult, ShellResource as Resource } from '../engine/types.js';
 import { base } from './common.js';
 import { shq } from './shell.js';
 

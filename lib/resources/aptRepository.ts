@@ -1,5 +1,5 @@
 // An apt source with its own signing keyring in /etc/apt/keyrings.
-import type { Change, CommonOptions, HostContext, ProbeResult, Resource } from '../engine/types.js';
+import type { Change, CommonOptions, HostContext, ProbeResult, ShellResource as Resource } from '../engine/types.js';
 import { APT_SOURCES_CHANGED } from './apt.js';
 import { base } from './common.js';
 import { file } from './file.js';

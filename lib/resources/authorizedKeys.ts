@@ -1,5 +1,5 @@
 // A user's ~/.ssh/authorized_keys: listed keys present; others removed only when exclusive.
-import type { Change, CommonOptions, HostContext, ProbeResult, Resource } from '../engine/types.js';
+import type { Change, CommonOptions, HostContext, ProbeResult, ShellResource as Resource } from '../engine/types.js';
 import { base } from './common.js';
 import { writeAtomically } from './file.js';
 import { shq } from './shell.js';

@@ -1,6 +1,6 @@
 // A command guarded by `creates` / `unless` / `onlyIf`, so it is idempotent
 // and check mode can tell honestly whether it would run.
-import type { Change, CommonOptions, HostContext, ProbeResult, Resource } from '../engine/types.js';
+import type { Change, CommonOptions, HostContext, ProbeResult, ShellResource as Resource } from '../engine/types.js';
 import { base } from './common.js';
 import { shq } from './shell.js';
 

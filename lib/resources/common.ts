@@ -1,5 +1,5 @@
 // Pieces every resource factory uses.
-import type { CommonOptions, Resource } from '../engine/types.js';
+import type { CommonOptions, ShellResource as Resource } from '../engine/types.js';
 import { normMode, shq, type Stat } from './shell.js';
 
 export function toList(v: string | string[] | undefined): string[] {

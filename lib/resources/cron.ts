@@ -1,5 +1,5 @@
 // A cron entry as its own file in /etc/cron.d.
-import type { CommonOptions, Resource } from '../engine/types.js';
+import type { CommonOptions, ShellResource as Resource } from '../engine/types.js';
 import { file } from './file.js';
 
 export interface CronOptions extends CommonOptions {

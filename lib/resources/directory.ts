@@ -1,4 +1,4 @@
-import type { Change, CommonOptions, HostContext, ProbeResult, Resource } from '../engine/types.js';
+import type { Change, CommonOptions, HostContext, ProbeResult, ShellResource as Resource } from '../engine/types.js';
 import { attrDiff, base, wantedAttrs } from './common.js';
 import { parseStat, shq, statProbe } from './shell.js';
 

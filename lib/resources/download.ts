@@ -1,5 +1,5 @@
 // A file fetched from a URL and installed only if its sha256 matches.
-import type { Change, CommonOptions, HostContext, ProbeResult, Resource } from '../engine/types.js';
+import type { Change, CommonOptions, HostContext, ProbeResult, ShellResource as Resource } from '../engine/types.js';
 import { attrDiff, base, setAttrsScript, wantedAttrs } from './common.js';
 import { parseRegularFile, regularFileProbe, shq } from './shell.js';
 

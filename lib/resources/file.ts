@@ -2,7 +2,7 @@
 // the same directory, fsync, rename), optionally validated before the rename.
 import { createHash, randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
-import type { Change, CommonOptions, HostContext, ProbeResult, Resource } from '../engine/types.js';
+import type { Change, CommonOptions, HostContext, ProbeResult, ShellResource as Resource } from '../engine/types.js';
 import { attrDiff, base, setAttrsScript, wantedAttrs, type Attrs } from './common.js';
 import { parseRegularFile, regularFileProbe, shq } from './shell.js';
 

@@ -1,4 +1,4 @@
-import type { Change, CommonOptions, HostContext, ProbeResult, Resource } from '../engine/types.js';
+import type { Change, CommonOptions, HostContext, ProbeResult, ShellResource as Resource } from '../engine/types.js';
 import { base } from './common.js';
 import { shq } from './shell.js';
 

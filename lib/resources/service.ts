@@ -1,5 +1,5 @@
 // A systemd unit's state: enabled/disabled, started/stopped, masked.
-import type { Change, CommonOptions, Handler, HostContext, ProbeResult, Resource } from '../engine/types.js';
+import type { Change, CommonOptions, Handler, HostContext, ProbeResult, ShellResource as Resource } from '../engine/types.js';
 import { base } from './common.js';
 import { shq } from './shell.js';
 

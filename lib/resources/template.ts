@@ -1,7 +1,7 @@
 // A file rendered from an ejs template on the control machine.
 import ejs from 'ejs';
 import { readFileSync } from 'node:fs';
-import type { Resource } from '../engine/types.js';
+import type { ShellResource as Resource } from '../engine/types.js';
 import { isSecret } from '../secrets.js';
 import { file, type FileOptions } from './file.js';
 

@@ -1,5 +1,5 @@
 // Local users and groups.
-import type { Change, CommonOptions, HostContext, ProbeResult, Resource } from '../engine/types.js';
+import type { Change, CommonOptions, HostContext, ProbeResult, ShellResource as Resource } from '../engine/types.js';
 import { base } from './common.js';
 import { shq } from './shell.js';
 

@@ -2,7 +2,7 @@
 // admin users with their SSH keys and passwordless sudo, and unattended
 // security upgrades.
 import { z } from 'zod';
-import { defineRole, type Change, type HostContext, type ProbeResult, type Resource } from '../../lib/engine/types.js';
+import { defineRole, type Change, type HostContext, type ProbeResult, type ShellResource as Resource } from '../../lib/engine/types.js';
 import { aptPackages, authorizedKeys, command, file, keyIdentity, link, service, serviceHandler, shq, user } from '../../lib/resources/index.js';
 
 export const DEFAULT_PACKAGES = ['ca-certificates', 'curl', 'gnupg', 'cron', 'sudo', 'unattended-upgrades'];

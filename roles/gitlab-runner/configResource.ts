@@ -4,7 +4,7 @@
 // keeping the credentials the runner owns.
 import { createHash, randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
-import type { Change, CommonOptions, HostContext, ProbeResult, Resource } from '../../lib/engine/types.js';
+import type { Change, CommonOptions, HostContext, ProbeResult, ShellResource as Resource } from '../../lib/engine/types.js';
 import { redact } from '../../lib/secrets.js';
 import { shq } from '../../lib/resources/shell.js';
 import { buildConfig, newCredentials, parseHostConfig, registerConfigSecrets, renderConfig, sameUrl, type Credentials, type HostConfig } from './config.js';

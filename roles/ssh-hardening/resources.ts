@@ -1,7 +1,7 @@
 // Custom resources and the handler of the ssh-hardening role. They talk to the
 // host only through ctx.remote; all decisions are in settings.ts (pure).
 import { randomBytes } from 'node:crypto';
-import type { Change, Handler, HostContext, ProbeResult, Resource } from '../../lib/engine/types.js';
+import type { Change, Handler, HostContext, ProbeResult, ShellResource as Resource } from '../../lib/engine/types.js';
 import { file, shq } from '../../lib/resources/index.js';
 import {
   compareEffective,

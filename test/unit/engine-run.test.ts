@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runHost, type HostRunOptions, type RoleRun, type Session } from '../../lib/engine/run.js';
-import { defineRole, type Change, type Handler, type HostContext, type Resource } from '../../lib/engine/types.js';
+import { defineRole, type Change, type Handler, type HostContext, type Resource, type ShellResource } from '../../lib/engine/types.js';
 import type { TaskResult } from '../../lib/engine/report-types.js';
 import { command } from '../../lib/resources/command.js';
 import { file } from '../../lib/resources/file.js';
@@ -14,7 +14,7 @@ const me = currentUser();
 const OPTS: HostRunOptions = { check: false, wantDiff: false, tags: [], skipTags: [] };
 
 /** A resource whose state is a boolean in memory: probe prints it, apply sets it. */
-interface Toggle extends Resource {
+interface Toggle extends ShellResource {
   planned: number;
   applied: number;
   probes: number;

@@ -164,7 +164,7 @@ describe('ConsoleReporter', () => {
     rep.recap(
       new Map<string, HostResult>([
         ['mania', hostResult()],
-        ['eros', { ...hostResult(), status: 'unreachable', counts: { ok: 0, changed: 0, failed: 0, skipped: 0 }, remoteCommands: 0, durationMs: 15000, error: 'connect ETIMEDOUT' }],
+        ['eros', { ...hostResult(), status: 'unreachable', counts: { ok: 0, changed: 0, failed: 0, skipped: 0 }, apiRequests: 0, remoteCommands: 0, durationMs: 15000, error: 'connect ETIMEDOUT' }],
       ]),
       15234,
     );
@@ -178,5 +178,5 @@ describe('ConsoleReporter', () => {
 });
 
 function hostResult(): HostResult {
-  return { status: 'changed', counts: { ok: 41, changed: 2, failed: 0, skipped: 1 }, remoteCommands: 5, tasks: [], durationMs: 812, phases: { connectMs: 150, factsMs: 20, convergeMs: 600, probeMs: 80 } };
+  return { status: 'changed', counts: { ok: 41, changed: 2, failed: 0, skipped: 1 }, apiRequests: 0, remoteCommands: 5, tasks: [], durationMs: 812, phases: { connectMs: 150, factsMs: 20, convergeMs: 600, probeMs: 80 } };
 }

@@ -15,7 +15,7 @@ function results(): Map<string, HostResult> {
       {
         status: 'changed',
         counts: { ok: 1, changed: 1, failed: 0, skipped: 1 },
-        remoteCommands: 4,
+        apiRequests: 0, remoteCommands: 4,
         durationMs: 640,
         phases: { connectMs: 120, factsMs: 30, convergeMs: 480, probeMs: 90 },
         tasks: [
@@ -25,7 +25,7 @@ function results(): Map<string, HostResult> {
         ],
       },
     ],
-    ['eros', { status: 'unreachable', counts: { ok: 0, changed: 0, failed: 0, skipped: 0 }, remoteCommands: 0, durationMs: 15000, phases: { connectMs: 0, factsMs: 0, convergeMs: 0, probeMs: 0 }, tasks: [], error: 'connect ETIMEDOUT 192.0.2.9:2222' }],
+    ['eros', { status: 'unreachable', counts: { ok: 0, changed: 0, failed: 0, skipped: 0 }, apiRequests: 0, remoteCommands: 0, durationMs: 15000, phases: { connectMs: 0, factsMs: 0, convergeMs: 0, probeMs: 0 }, tasks: [], error: 'connect ETIMEDOUT 192.0.2.9:2222' }],
   ]);
 }
 
@@ -40,7 +40,7 @@ describe('buildJsonReport', () => {
         mania: {
           status: 'changed',
           counts: { ok: 1, changed: 1, failed: 0, skipped: 1 },
-          remoteCommands: 4,
+          apiRequests: 0, remoteCommands: 4,
           phases: { connectMs: 120, factsMs: 30, convergeMs: 480, probeMs: 90 },
           tasks: [
             {
@@ -55,7 +55,7 @@ describe('buildJsonReport', () => {
             { role: 'docker', resource: 'apt:docker-ce', status: 'skipped', durationMs: 0 },
           ],
         },
-        eros: { status: 'unreachable', counts: { ok: 0, changed: 0, failed: 0, skipped: 0 }, remoteCommands: 0, phases: { connectMs: 0, factsMs: 0, convergeMs: 0, probeMs: 0 }, error: 'connect ETIMEDOUT 192.0.2.9:2222', tasks: [] },
+        eros: { status: 'unreachable', counts: { ok: 0, changed: 0, failed: 0, skipped: 0 }, apiRequests: 0, remoteCommands: 0, phases: { connectMs: 0, factsMs: 0, convergeMs: 0, probeMs: 0 }, error: 'connect ETIMEDOUT 192.0.2.9:2222', tasks: [] },
       },
     });
   });

@@ -1,5 +1,6 @@
 // A HostContext for resource tests, with the facts of a Debian 12 host.
 import type { Facts, HostContext, Remote } from '../../../lib/engine/types.js';
+import { makeRunContext } from '../../../lib/engine/context.js';
 
 export const DEBIAN12_FACTS: Facts = {
   os: { id: 'debian', versionId: '12', codename: 'bookworm', prettyName: 'Debian GNU/Linux 12 (bookworm)' },
@@ -15,12 +16,15 @@ export const DEBIAN12_FACTS: Facts = {
 
 export function makeCtx(remote: Remote, over: Partial<Omit<HostContext, 'remote'>> = {}): HostContext & { logs: string[] } {
   const logs: string[] = [];
+  const base = makeRunContext({ host: 'testhost', facts: DEBIAN12_FACTS, check: over.check ?? false, wantDiff: false, log: (m: string) => logs.push(m) });
   return {
     host: 'testhost',
     vars: {},
     facts: DEBIAN12_FACTS,
     check: false,
     wantDiff: false,
+    http: base.http,
+    countApiRequests: base.countApiRequests,
     remote,
     state: new Map(),
     log: (m: string) => logs.push(m),

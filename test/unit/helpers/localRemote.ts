@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Change, HostContext, Resource, RunOptions, RunResult } from '../../../lib/engine/types.js';
+import type { Change, HostContext, ShellResource, RunOptions, RunResult } from '../../../lib/engine/types.js';
 import { probeAll } from '../../../lib/engine/probe.js';
 import type { Session } from '../../../lib/engine/run.js';
 import { RemoteError } from '../../../lib/transport/ssh.js';
@@ -96,7 +96,7 @@ export function tempDir(prefix = 'rigger-test-'): { dir: string; cleanup: () => 
 }
 
 /** Probe one resource the way the engine does (inside a batched probe script) and plan it. */
-export async function probeAndPlan(r: Resource, ctx: HostContext): Promise<Change | null> {
+export async function probeAndPlan(r: ShellResource, ctx: HostContext): Promise<Change | null> {
   const [current] = await probeAll(ctx.remote, [r.probe]);
   return r.plan(current, ctx);
 }
