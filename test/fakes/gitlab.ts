@@ -93,6 +93,36 @@ export interface FakeGitlabOptions {
   port?: number;
   /** Log one redacted line per request to stderr. */
   verbose?: boolean;
+  /**
+   * More endpoints, each in its own module (projects and pipelines, wikis...):
+   * tried in order before the runner endpoints; return undefined to pass.
+   */
+  extensions?: FakeGitlabExtension[];
+}
+
+/** What an extension gets: the request, its merged parameters, auth and error helpers, the runners. */
+export interface FakeGitlabRequest {
+  method: string;
+  /** pathname without trailing slash, e.g. /api/v4/projects/3/wikis/home */
+  path: string;
+  url: URL;
+  params: Record<string, unknown>;
+  /** throws the 401 GitLab answers when the access token is missing or wrong */
+  requireAuth(): void;
+  runners: Map<number, FakeRunner>;
+}
+
+export interface FakeGitlabReply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export type FakeGitlabExtension = (req: FakeGitlabRequest) => FakeGitlabReply | undefined | Promise<FakeGitlabReply | undefined>;
+
+/** Throw from an extension to answer `status` with GitLab's `{"message": ...}` body. */
+export function fakeGitlabError(status: number, message: string): Error {
+  return new HttpError(status, message);
 }
 
 export interface FakeGitlab {
@@ -408,6 +438,10 @@ export async function startFakeGitlab(opts: FakeGitlabOptions = {}): Promise<Fak
     const path = url.pathname.replace(/\/+$/, '') || '/';
     // Parameters: query string, overridden by the body (as Grape merges them).
     const p: Params = { ...formToParams(url.searchParams), ...(body ?? {}) };
+    for (const ext of opts.extensions ?? []) {
+      const reply = await ext({ method, path, url, params: p, requireAuth: () => requireAuth(req, url), runners });
+      if (reply) return reply;
+    }
 
     if (path === '/api/v4/user/runners' && method === 'POST') {
       requireAuth(req, url);
