@@ -45,8 +45,10 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /**
- * The nearest candidate, as ` (did you mean "x"?)` / `; did you mean "x"?`, or "" when none is close:
- * case-insensitive edit distance at most a third of the longer name (at least 1), or one name a prefix of the other.
+ * The nearest candidate name, or undefined when none is close: one name a prefix of
+ * the other, or a case-insensitive edit distance within a third of the longer name
+ * AND within half of what differs after their common prefix (at least 2: a swap of two letters) (so "scaleway-token" is
+ * not taken for "scaleway-zone" because both start with "scaleway-").
  */
 export function didYouMean(name: string, candidates: Iterable<string>): string | undefined {
   const lower = name.toLowerCase();
@@ -56,8 +58,12 @@ export function didYouMean(name: string, candidates: Iterable<string>): string |
     const cl = c.toLowerCase();
     const prefix = Math.min(cl.length, lower.length) >= 4 && (cl.startsWith(lower) || lower.startsWith(cl));
     const d = distance(lower, cl);
-    const limit = Math.max(1, Math.floor(Math.max(cl.length, lower.length) / 3));
-    if (!prefix && d > limit) continue;
+    let common = 0;
+    while (common < cl.length && common < lower.length && cl[common] === lower[common]) common++;
+    const rest = Math.max(cl.length, lower.length) - common;
+    const longer = Math.max(cl.length, lower.length);
+    const close = d < longer && d <= Math.max(1, Math.floor(longer / 3)) && d <= Math.max(2, Math.floor(rest / 2));
+    if (!prefix && !close) continue;
     if (!best || d < best.d) best = { c, d };
   }
   return best?.c;
@@ -66,7 +72,7 @@ export function didYouMean(name: string, candidates: Iterable<string>): string |
 function hintFor(key: string, known: string[]): string {
   const near = didYouMean(key, known);
   if (near) return `; did you mean "${near}"?`;
-  return known.length && known.length <= 12 ? `; expected one of: ${known.join(', ')}` : '';
+  return known.length && known.length <= 16 ? `; expected one of: ${known.join(', ')}` : '';
 }
 
 /** The keys of the object schema found at `path` inside `schema` (empty when it cannot be followed). */
