@@ -9,7 +9,7 @@ import { hostsOfPlay, selectHosts } from './inventory/patterns.js';
 import { runHost, type RoleRun } from './engine/run.js';
 import type { HostResult } from './engine/report-types.js';
 import { resourcesOf, type Facts, type Role } from './engine/types.js';
-import { validateRoleVars } from './engine/validateVars.js';
+import { unreadVars, unreadVarWarnings, validateRoleVars } from './engine/validateVars.js';
 import { ConsoleReporter } from './report/console.js';
 import { buildJsonReport, writeJsonReport, type JsonReport } from './report/json.js';
 import { redact } from './secrets.js';
@@ -82,6 +82,9 @@ async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO): Prom
   const inv = await loadInventory(opts.inventory, { resolveSecrets: !listing });
   const { selected, local } = selectTargets(def, inv, opts.limit);
   const plans = planHosts(def, inv, selected, local);
+  const roles = new Set(def.plays.flatMap((p) => p.roles));
+  const unread = unreadVars(roles, new Map([...plans.keys()].map((h) => [h, h === LOCAL && !inv.hosts.has(LOCAL) ? (inv.groups.get('all')?.vars ?? {}) : inv.hosts.get(h)!.vars])));
+  for (const w of unreadVarWarnings(inv.file, def.name, unread)) io.stderr(`warning: ${w}\n`);
 
   if (opts.listHosts) {
     for (const [host, roles] of plans) io.stdout(`${host}  (${roles.map((r) => r.role.name).join(', ') || 'no roles'})\n`);
