@@ -122,7 +122,8 @@ async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO, inter
   const inv = await loadInventory(opts.inventory, { resolveSecrets: !listing });
   const selected = selectHosts(inv, opts.limit);
   const filter: TagFilter = { only: opts.tags, skip: opts.skipTags };
-  const expanded = await expandAll(targetsOf(def, inv, selected), filter, { source: inv.file });
+  // --list-tags shows what it can even when some role cannot be expanded
+  const expanded = await expandAll(targetsOf(def, inv, selected), filter, { source: inv.file, keepGoing: opts.listTags });
   const hosts = [...expanded.hosts.keys()].filter((h) => expanded.hosts.get(h)!.roles.length > 0);
   if (hosts.length === 0) {
     const why = opts.tags.length || opts.skipTags.length ? ' once --tags/--skip-tags are applied' : '';
@@ -255,6 +256,7 @@ function listTasks(expanded: ExpandedRun, filter: TagFilter, io: PlaybookIO): vo
 function listTags(expanded: ExpandedRun, io: PlaybookIO): void {
   io.stdout('(every resource also carries its role\'s name; "all" selects everything)\n');
   for (const [role, tags] of expanded.tagsByRole) io.stdout(`${role}: ${[...tags].sort().join(', ')}\n`);
+  if (expanded.problems.length) io.stdout(`(not expanded, so their tags may be missing:\n  ${expanded.problems.join('\n  ')})\n`);
 }
 
 function describeFilter(f: TagFilter): string {

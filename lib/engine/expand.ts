@@ -92,6 +92,8 @@ export interface ExpandedRun {
   hosts: Map<string, ExpandedHost>;
   /** per role: its name and every tag its resources carry */
   tagsByRole: Map<string, Set<string>>;
+  /** with `keepGoing`: what would have been thrown, one line each */
+  problems: string[];
 }
 
 /**
@@ -100,7 +102,7 @@ export interface ExpandedRun {
  * Throws one UserError listing every problem (named `source`: host, role,
  * key or factory message), or naming unknown tags with the known ones.
  */
-export async function expandAll(targets: ExpandTarget[], filter: TagFilter, opts: { source: string }): Promise<ExpandedRun> {
+export async function expandAll(targets: ExpandTarget[], filter: TagFilter, opts: { source: string; keepGoing?: boolean }): Promise<ExpandedRun> {
   type Attempt = { role: Role<any>; vars?: Vars; items?: Item[]; problems: string[] };
   const attempts = new Map<string, Attempt[]>();
   const tagsByRole = new Map<string, Set<string>>();
@@ -130,12 +132,12 @@ export async function expandAll(targets: ExpandTarget[], filter: TagFilter, opts
     for (const a of kept) problems.push(...a.problems.map((m) => `${opts.source}: host ${host}, role ${a.role.name}: ${m}`));
     hosts.set(host, { roles: kept.map((a) => ({ role: a.role, vars: a.vars! })), items: kept.flatMap((a) => a.items ?? []) });
   }
-  if (problems.length) throw new UserError(`invalid declarations (nothing was contacted):\n  ${problems.join('\n  ')}`);
+  if (problems.length && !opts.keepGoing) throw new UserError(`invalid declarations (nothing was contacted):\n  ${problems.join('\n  ')}`);
 
   const known = new Set([...tagsByRole.values()].flatMap((s) => [...s]));
   const unknown = unknownTags(filter, known);
   if (unknown.length) {
     throw new UserError(`unknown tag${unknown.length > 1 ? 's' : ''} ${unknown.map((t) => JSON.stringify(t)).join(', ')}; the selected hosts know: ${[...known].sort().join(', ') || '(none)'} (and "all")`);
   }
-  return { hosts, tagsByRole };
+  return { hosts, tagsByRole, problems };
 }

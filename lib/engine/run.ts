@@ -1,7 +1,7 @@
 // Runs the roles of a playbook on one host: connect, facts, expand roles,
 // probe in batches, plan, apply (unless check), handlers. Never throws for
 // host problems: they become a failed or unreachable HostResult.
-import { InterruptedError, asHostError, isHostKeyError, isInterrupted, isTimeout, isUnreachable, type HostError, type Phase } from '../errors.js';
+import { InterruptedError, asHostError, errorKind, isHostKeyError, isInterrupted, isTimeout, isUnreachable, type HostError, type Phase } from '../errors.js';
 import { makeRunContext } from './context.js';
 import { expandRoles, type Item, type RoleRun } from './expand.js';
 import { gatherFacts } from './facts.js';
@@ -51,8 +51,9 @@ export async function runHost(host: string, connect: () => Promise<Session>, rol
     result.counts[t.status]++;
     opts.onTask?.(host, t);
   };
-  const done = (status?: HostResult['status'], error?: HostError) => {
+  const done = (status?: HostResult['status'], error?: HostError, failure: HostError | undefined = error) => {
     if (error) result.error = error.message;
+    if (failure) result.failure = { kind: errorKind(failure) ?? 'host', ...(failure.phase ? { phase: failure.phase } : {}), ...(failure.resource ? { resource: failure.resource } : {}) };
     if (status) result.status = status;
     else if (result.counts.failed > 0) result.status = 'failed';
     else if (result.counts.changed > 0) result.status = 'changed';
@@ -109,7 +110,7 @@ export async function runHost(host: string, connect: () => Promise<Session>, rol
   session.close();
   if (failure) failure.host ??= host;
   if (failure && isUnreachable(failure)) return done('unreachable', failure);
-  return done(failure ? 'failed' : undefined, hostLevel);
+  return done(failure ? 'failed' : undefined, hostLevel, failure);
 }
 
 /** Run one phase; whatever it throws names the phase. */
