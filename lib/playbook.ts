@@ -189,6 +189,7 @@ function connectOptions(host: InventoryHost, opts: CliOptions): ConnectOptions {
     aliveIntervalMs: host.serverAliveInterval * 1000,
     aliveCountMax: host.serverAliveCountMax,
     lockTimeoutMs: host.lockTimeout * 1000,
+    check: opts.check,
   };
 }
 

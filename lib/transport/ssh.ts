@@ -30,6 +30,8 @@ export interface ConnectOptions {
   aliveCountMax?: number;
   /** how long to wait for another rigger run's lock on the host; default 300 s */
   lockTimeoutMs?: number;
+  /** a check run: takes the lock shared (checks run together, never beside an apply) and writes nothing */
+  check?: boolean;
 }
 
 /** The lock two rigger runs on one host take turns on (flock; /run is a tmpfs, so a reboot frees it). */
@@ -54,23 +56,26 @@ const ENV = 'export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 /**
  * Taken by the persistent shell before its first command: fd 9 stays open in
  * that shell for the whole session (scripts close their copy), so the lock
- * lasts exactly as long as the session. Whoever holds it is written into the
- * file, for the message of a run that gives up waiting.
+ * lasts exactly as long as the session. An apply run takes it exclusive and
+ * writes who it is into the file, for the message of a run that gives up
+ * waiting; a check run takes it shared, and only if the file exists (it
+ * writes nothing).
  */
-function lockLine(timeoutS: number): string {
+function lockLine(timeoutS: number, check: boolean): string {
   const who = `rigger pid ${process.pid} on ${hostname()} (user ${userInfo().username}), since ${new Date().toISOString()}`;
-  const busy = `another rigger run holds ${HOST_LOCK} on this host (%s); gave up waiting after ${timeoutS} s\\n`;
-  return (
-    `if command -v flock >/dev/null 2>&1; then exec 9>>${HOST_LOCK} && ` +
-    `{ flock -w ${timeoutS} 9 || { printf '${busy}' "$(head -c 300 ${HOST_LOCK})" >&2; exit 75; }; } && ` +
-    `printf '%s\\n' ${shq(who)} > ${HOST_LOCK}; fi\n`
-  );
+  const busy = `another rigger run holds ${HOST_LOCK} on this host (last taken by %s); gave up waiting after ${timeoutS} s\\n`;
+  const wait = `{ flock ${check ? '-s' : '-x'} -w ${timeoutS} 9 || { printf '${busy}' "$(head -c 300 ${HOST_LOCK})" >&2; exit 75; }; }`;
+  return check
+    ? `if command -v flock >/dev/null 2>&1 && [ -f ${HOST_LOCK} ]; then exec 9<${HOST_LOCK} && ${wait}; fi\n`
+    : `if command -v flock >/dev/null 2>&1; then exec 9>>${HOST_LOCK} && ${wait} && printf '%s\\n' ${shq(who)} > ${HOST_LOCK}; fi\n`;
 }
 
 export class SshSession implements Remote {
   /** Round trips to the host so far (the figure --json reports as remoteCommands). */
   roundTrips = 0;
   private lost?: UnreachableError;
+  /** why stop() was called, for the uploads it cut */
+  private stopped?: Error;
   private closing = false;
   private uploads = new Set<ClientChannel>();
 
@@ -90,7 +95,7 @@ export class SshSession implements Remote {
       const shell = new PersistentShell(channel, { killGroup });
       const session = new SshSession(opts, ssh, shell, become);
       session.watchConnection();
-      channel.write(ENV + lockLine(Math.ceil((opts.lockTimeoutMs ?? 300_000) / 1000)));
+      channel.write(ENV + lockLine(Math.ceil((opts.lockTimeoutMs ?? 300_000) / 1000), opts.check ?? false));
       return session;
     } catch (e) {
       ssh.dispose();
@@ -160,7 +165,7 @@ export class SshSession implements Remote {
         }, opts.timeoutMs);
         channel.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
         channel.on('exit', (c: number | null) => (c === 0 ? resolve() : reject(new HostError(`upload to ${path} failed: ${stderr.trim() || `exit ${c}`}`, {}))));
-        channel.on('close', () => reject(this.lost ?? new HostError(`upload to ${path} failed: the channel closed`, {})));
+        channel.on('close', () => reject(this.lost ?? this.stopped ?? new HostError(`upload to ${path} failed: the channel closed`, {})));
         channel.on('error', reject);
         channel.end(content);
       });
@@ -183,6 +188,7 @@ export class SshSession implements Remote {
 
   /** Stop what is running on the host: a command gets `graceMs` to finish, then its process group is killed; uploads are cut. */
   async stop(failure: Error, graceMs = 0): Promise<void> {
+    this.stopped ??= failure;
     for (const ch of this.uploads) ch.destroy();
     await this.shell.stop(failure, graceMs);
   }

@@ -224,10 +224,39 @@ describe('faults against real hosts', () => {
       expect(done1.exitCode, done1.output).toBe(0);
       const r = refused.report!.hosts[H1];
       expect(r).toMatchObject({ status: 'failed', tasks: [], failure: { kind: 'host', phase: 'connect' } });
-      expect(r.error).toMatch(/^another rigger run holds \/run\/rigger\.lock on this host \(rigger pid \d+ on .+ \(user .+\), since \d{4}-.+\); gave up waiting after 1 s$/);
+      expect(r.error).toMatch(/^another rigger run holds \/run\/rigger\.lock on this host \(last taken by rigger pid \d+ on .+ \(user .+\), since \d{4}-.+\); gave up waiting after 1 s$/);
       expect(waited.report!.hosts[H1].tasks.map((t) => t.resource)).toEqual(['command:waited']);
       const events = (await sh(container[H1], `cat ${log}`)).trim().split('\n').map((l) => l.split(' ').slice(0, 2).join(' '));
       expect(events).toEqual(['start first', 'end first', 'start waited', 'end waited']);
+    }, 120_000);
+
+    it('a check run writes no lock file, runs beside another check, and waits for an apply', async () => {
+      await sh(container[H1], 'rm -f /run/rigger.lock');
+      const noop = command({ name: 'noop', run: 'true', creates: '/' });
+      const c0 = await runCaptured(def(noop), ['-i', inventory, '-l', H1, '--check']);
+      expect(c0.exitCode, c0.output).toBe(0);
+      expect(await statOf(container[H1], '/run/rigger.lock')).toBe('absent');
+
+      const dir = unique('shared');
+      const slowProbe = (name: string): ShellResource => ({ id: `probe:${name}`, tags: [], notify: [], probe: `echo "start ${name}" >> ${dir}/log; sleep 3; echo "end ${name}" >> ${dir}/log`, plan: () => null, apply: async () => {} });
+      await sh(container[H1], `mkdir -p ${dir}`);
+      const apply = await runCaptured(def(noop), ['-i', inventory, '-l', H1]); // leaves the lock file behind
+      expect(apply.exitCode, apply.output).toBe(0);
+      // two checks at once: their probes overlap (shared lock)
+      const [a, b2] = await Promise.all([runCaptured(def(slowProbe('a')), ['-i', inventory, '-l', H1, '--check']), runCaptured(def(slowProbe('b')), ['-i', inventory, '-l', H1, '--check'])]);
+      expect(a.exitCode + b2.exitCode).toBe(0);
+      const events = (await sh(container[H1], `cat ${dir}/log`)).trim().split('\n');
+      expect(events.slice(0, 2).every((e) => e.startsWith('start'))).toBe(true);
+      // an apply holding the lock makes a check wait until it is done
+      await sh(container[H1], `: > ${dir}/log`);
+      const step = command({ name: 'hold', run: `echo "start apply" >> ${dir}/log; sleep 3; echo "end apply" >> ${dir}/log`, creates: `${dir}/never` });
+      const holding = runCaptured(def(step), ['-i', inventory, '-l', H1]);
+      await new Promise((r) => setTimeout(r, 200));
+      while (!(await sh(container[H1], `cat ${dir}/log`)).includes('start apply')) await new Promise((r) => setTimeout(r, 100));
+      const check = await runCaptured(def(slowProbe('check')), ['-i', inventory, '-l', H1, '--check']);
+      await holding;
+      expect(check.exitCode, check.output).toBe(0);
+      expect((await sh(container[H1], `cat ${dir}/log`)).trim().split('\n')).toEqual(['start apply', 'end apply', 'start check', 'end check']);
     }, 120_000);
   });
 
