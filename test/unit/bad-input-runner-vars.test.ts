@@ -74,7 +74,7 @@ describe('bad runner vars exit 1 before connecting', () => {
   it.each(cases)('%s', async (_name, vars, message) => {
     const { exitCode, out } = await run(['-i', inventory(vars)]);
     expect(exitCode, out).toBe(1);
-    expect(out).toMatch(/^error: invalid vars:/);
+    expect(out).toMatch(/^error: invalid declarations \(nothing was contacted\)/);
     expect(out).toMatch(message);
     expect(out).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
   });
