@@ -161,6 +161,10 @@ async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO, inter
     return { exitCode: 0 };
   }
 
+  // A resource that cannot run yet (e.g. an unverifiable download) stops a real run before it starts.
+  const blocked = [...expanded.hosts].flatMap(([h, e]) => e.items.filter((it) => it.selected && it.resource.blocked).map((it) => `${inv.file}: host ${h}, role ${it.role}, ${it.resource.id}: ${it.resource.blocked}`));
+  if (blocked.length) throw new UserError(`cannot run yet (nothing was contacted; --render and --list-tasks still work):\n  ${blocked.join('\n  ')}`);
+
   // What would only fail after the hosts were changed is checked first.
   await preflight(opts, hosts.filter((h) => isInventoryHost(h, inv)).map((h) => inv.hosts.get(h)!), inv);
 
@@ -289,7 +293,7 @@ function listTasks(expanded: ExpandedRun, filter: TagFilter, io: PlaybookIO): vo
   for (const [host, { items }] of expanded.hosts) {
     io.stdout(`${host}:\n`);
     const shown = items.filter((it) => it.selected);
-    for (const it of shown) io.stdout(`  [${it.role}] ${it.resource.id}${it.tags.length > 1 ? `  tags: ${it.tags.join(',')}` : ''}\n`);
+    for (const it of shown) io.stdout(`  [${it.role}] ${it.resource.id}${it.tags.length > 1 ? `  tags: ${it.tags.join(',')}` : ''}${it.resource.blocked ? `  BLOCKED: ${it.resource.blocked}` : ''}\n`);
     const roles = [...new Set(shown.map((it) => it.role))];
     for (const role of roles) {
       const handlers = shown.find((it) => it.role === role)!.handlers;

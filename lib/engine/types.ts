@@ -110,6 +110,11 @@ interface ResourceBase {
   timeout?: number;
   /** for --render: what this resource would write, computed from the declaration alone */
   render?(): Rendered | undefined;
+  /**
+   * Why this resource cannot run yet (e.g. a download with no verifiable checksum).
+   * --render and --list-tasks show it; a check or apply run that selects it refuses before connecting.
+   */
+  blocked?: string;
 }
 
 /** A resource on a host: its state is read by a shell probe, batched with its neighbours. */

@@ -5,7 +5,7 @@
 // MachineOptions entry the chosen driver does not have is refused here,
 // before any host is contacted, instead of failing every machine creation.
 import { z } from 'zod';
-import { defineRole } from '../../lib/engine/types.js';
+import { defineRole, type ShellResource } from '../../lib/engine/types.js';
 import { didYouMean } from '../../lib/engine/validateVars.js';
 import { aptPackages, download } from '../../lib/resources/index.js';
 import { archiveFormatOf, checksumProblem, memberProblem } from '../../lib/resources/download.js';
@@ -58,16 +58,9 @@ const driver = z
   .superRefine((d, ctx) => {
     if (d.binary !== `docker-machine-driver-${d.name}`)
       ctx.addIssue({ code: 'custom', path: ['binary'], message: `expected "docker-machine-driver-${d.name}": docker-machine looks for the driver of MachineDriver "${d.name}" under that name` });
-    if (d.unpinned !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['unpinned'],
-        message:
-          `driver ${d.name} ${d.version} has no verified download yet (${d.unpinned}). rigger installs only what it can verify: ` +
-          'publish the binary (or a release archive) at a URL you control, take its sha256 (sha256sum FILE), then set url, sha256 (and member for an archive) and remove unpinned',
-      });
-      return;
-    }
+    // Unpinned: accepted here so the inventory can be reviewed (--render, --list-tasks); the
+    // role then lists a blocked resource, and a check or apply run refuses before connecting.
+    if (d.unpinned !== undefined) return;
     if (d.url === undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: 'is required (or unpinned, saying why no verified binary exists yet)' });
     if (d.sha256 === undefined) ctx.addIssue({ code: 'custom', path: ['sha256'], message: 'is required: the sha256 of what url serves' });
     checkArchive(d, ctx);
@@ -122,18 +115,35 @@ export default defineRole({
   name: 'docker-machine-scaleway',
   vars,
   tasks({ vars: v }) {
-    const drv = v.docker_machine_driver as Release & { binary: string };
-    const releases: Array<[Release, string]> = [
-      [v.docker_machine, 'docker-machine'],
-      [drv, drv.binary],
-    ];
+    const drv = v.docker_machine_driver as Release & { binary: string; name: string; version: string; unpinned?: string };
+    const releases: Array<[Release, string]> = [[v.docker_machine, 'docker-machine']];
+    if (drv.unpinned === undefined) releases.push([drv, drv.binary]);
     const zip = releases.some(([r]) => r.member !== undefined && (r.format ?? archiveFormatOf(r.url)) === 'zip');
     return {
       resources: [
         // unzip only when a .zip release needs it (tar and gzip are always there).
         zip && aptPackages({ packages: ['unzip'] }),
         ...releases.map(([r, name]) => download({ url: r.url, sha256: r.sha256, member: r.member, format: r.format, dest: `${v.docker_machine_bin_dir}/${name}`, mode: '0755' })),
+        drv.unpinned !== undefined && unpinnedDriver(drv, `${v.docker_machine_bin_dir}/${drv.binary}`),
       ],
     };
   },
 });
+
+/** Stands for a driver download that cannot be verified yet: shown, never run. */
+function unpinnedDriver(d: { name: string; version: string; unpinned?: string }, dest: string): ShellResource {
+  const why =
+    `driver ${d.name} ${d.version} has no verified download yet (${d.unpinned}). rigger installs only what it can verify: ` +
+    'publish the binary (or a release archive) at a URL you control, take its sha256 (sha256sum FILE), then set url, sha256 (and member for an archive) in docker_machine_driver and remove unpinned';
+  return {
+    id: `download:${dest}`,
+    tags: [],
+    notify: [],
+    blocked: why,
+    probe: ':',
+    plan: () => {
+      throw new Error(why);
+    },
+    apply: async () => {},
+  };
+}

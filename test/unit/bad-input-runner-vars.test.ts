@@ -67,7 +67,6 @@ const cases: Array<[string, string, RegExp]> = [
     [good.dm, good.driver, good.runners(', MachineOptions = ["scaleway-zone=fr-par-1", "scaleway-organization=abc"]')].join('\n'),
     /role docker-machine-scaleway: gitlab_runners\[0\]\.machine\.MachineOptions\[1\]: "scaleway-organization" is not an option of docker-machine driver scaleway-v2/,
   ],
-  ['an unpinned driver', [good.dm, driverLine(', unpinned = "no binary release is published"'), good.runners('')].join('\n'), /docker_machine_driver\.unpinned: driver scaleway-v2 v2\.0\.0-5cfe31f has no verified download yet/],
 ];
 
 describe('bad runner vars exit 1 before connecting', () => {
@@ -77,6 +76,19 @@ describe('bad runner vars exit 1 before connecting', () => {
     expect(out).toMatch(/^error: invalid declarations \(nothing was contacted\)/);
     expect(out).toMatch(message);
     expect(out).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
+  });
+
+  it('an unpinned driver: a check or apply run refuses before connecting; --list-tasks shows it blocked', async () => {
+    const inv = inventory([good.dm, driverLine(', unpinned = "no binary release is published"'), good.runners('')].join('\n'));
+    for (const argv of [['-i', inv], ['-i', inv, '--check']]) {
+      const { exitCode, out } = await run(argv);
+      expect(exitCode, out).toBe(1);
+      expect(out).toMatch(/^error: cannot run yet \(nothing was contacted; --render and --list-tasks still work\):/);
+      expect(out).toMatch(/host mania, role docker-machine-scaleway, download:\/usr\/local\/bin\/docker-machine-driver-scaleway-v2: driver scaleway-v2 v2\.0\.0-5cfe31f has no verified download yet \(no binary release is published\)/);
+    }
+    const listed = await run(['-i', inv, '--list-tasks']);
+    expect(listed.exitCode, listed.out).toBe(0);
+    expect(listed.out).toMatch(/\[docker-machine-scaleway\] download:\/usr\/local\/bin\/docker-machine-driver-scaleway-v2 {2}BLOCKED: driver scaleway-v2/);
   });
 
   it('a var no role reads is a warning with the nearest name; the run goes on', async () => {

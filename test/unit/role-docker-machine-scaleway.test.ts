@@ -45,12 +45,16 @@ describe('docker-machine-scaleway: vars', () => {
     expect(lines[1]).toMatch(/^docker_machine_driver\.sha256: sha256 deadbeefdeadbeef\.\.\. is a placeholder/);
   });
 
-  it('an unpinned driver is refused with what to do, never installed unverified', () => {
-    const lines = problems({ docker_machine: dockerMachine, docker_machine_driver: driver({ url: undefined, sha256: undefined, member: undefined, unpinned: 'no binary release is published' }) });
-    expect(lines).toEqual([
-      'docker_machine_driver.unpinned: driver scaleway-v2 v2.0.0-5cfe31f has no verified download yet (no binary release is published). rigger installs only what it can verify: ' +
-        'publish the binary (or a release archive) at a URL you control, take its sha256 (sha256sum FILE), then set url, sha256 (and member for an archive) and remove unpinned',
-    ]);
+  it('an unpinned driver is a blocked resource saying what to do, never an unverified download', async () => {
+    const vars = { docker_machine: dockerMachine, docker_machine_driver: driver({ url: undefined, sha256: undefined, member: undefined, unpinned: 'no binary release is published' }) };
+    expect(problems(vars)).toEqual([]);
+    const { resources } = await expandRole(role, vars);
+    const drv = resources.find((r) => r.id === 'download:/usr/local/bin/docker-machine-driver-scaleway-v2')!;
+    expect(drv.blocked).toBe(
+      'driver scaleway-v2 v2.0.0-5cfe31f has no verified download yet (no binary release is published). rigger installs only what it can verify: ' +
+        'publish the binary (or a release archive) at a URL you control, take its sha256 (sha256sum FILE), then set url, sha256 (and member for an archive) in docker_machine_driver and remove unpinned',
+    );
+    expect(resources.filter((r) => r.blocked)).toHaveLength(1);
     expect(problems({ docker_machine: dockerMachine, docker_machine_driver: driver({ url: undefined }) })).toEqual(['docker_machine_driver.url: is required (or unpinned, saying why no verified binary exists yet)']);
   });
 
