@@ -58,7 +58,7 @@ export class RunnerHost {
     const host = files.config.text === null ? { runners: [], doc: {} } : parseHostConfig(files.config.text, this.configPath);
     const matching = matchEntries(this.vars, host);
     this.view = { ...files, host, matching };
-    this.reads.clear();
+    // Reads made earlier in this run (the drain's) stay: keyed by token, updated on every write of ours.
     const absent = new Set(this.vars.gitlab_runners_absent);
     for (const h of matching.others) {
       if (h.name !== undefined && absent.has(h.name)) continue;
