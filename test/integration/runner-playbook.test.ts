@@ -65,6 +65,7 @@ beforeAll(async () => {
     body: JSON.stringify({ runner_type: 'instance_type', description: 'eros docker (by hand)', tag_list: ['docker'] }),
   });
   handMade = (await res.json()) as { id: number; token: string };
+  stage.gitlab.calls.length = 0; // count only what the playbook does
   await sh(
     container('eros'),
     `mkdir -p /etc/gitlab-runner && umask 077 && cat > ${CONFIG} <<'EOF'\nconcurrent = 2\n\n[[runners]]\n  name = "eros-docker"\n  url = "${stage.gitlab.url}"\n  id = ${handMade.id}\n  token = "${handMade.token}"\n  token_obtained_at = 2025-06-01T08:00:00.123456789Z\n  token_expires_at = 0001-01-01T00:00:00Z\n  executor = "docker"\n  [runners.docker]\n    image = "debian:bookworm"\n    volumes = ["/cache", "/srv/data:/data"]\n    shm_size = 0\nEOF`,
@@ -115,8 +116,10 @@ describe('playbooks/runner.ts on mania (docker+machine) and eros (docker)', () =
       expect(changedTasks(run, host), host).toEqual([]);
       expect(run.report!.hosts[host].counts.changed).toBe(0);
       expect(run.report!.hosts[host].remoteCommands).toBe(2);
-      expect(run.report!.hosts[host].apiRequests).toBe(2); // its runner: verify the token, read the settings
     }
+    // per runner of the host's config.toml: verify its token, read its settings (eros has its hand-made one too)
+    expect(run.report!.hosts.mania.apiRequests).toBe(2);
+    expect(run.report!.hosts.eros.apiRequests).toBe(4);
     expect(registrations()).toBe(2);
   });
 
@@ -156,8 +159,11 @@ describe('playbooks/runner.ts on mania (docker+machine) and eros (docker)', () =
     expect(issued?.tag_list).toEqual(expect.arrayContaining(['download-convert', 'autoscale']));
 
     const eros = parse(await sh(container('eros'), 'cat /etc/gitlab-runner/config.toml')) as any;
-    expect(eros.runners.map((x: any) => [x.name, x.executor])).toEqual([['download-convert-stateful', 'docker']]);
-    expect(eros.runners[0].machine).toBeUndefined();
+    expect(eros.runners.map((x: any) => [x.name, x.executor])).toEqual([
+      ['eros-docker', 'docker'],
+      ['download-convert-stateful', 'docker'],
+    ]);
+    expect(eros.runners[1].machine).toBeUndefined();
   });
 
   it('installed docker-cleanup on eros only, as a cron entry running a shellcheck-clean script', async () => {
@@ -192,7 +198,7 @@ describe('playbooks/runner.ts on mania (docker+machine) and eros (docker)', () =
 
     const absent = await inventoryWith('runner-inventory-eros-runner-absent.toml', '[host_vars.eros]\ngitlab_runners = []\ngitlab_runners_absent = ["download-convert-stateful"]\n');
     const check = await runCaptured(runner, ['-i', absent, '--limit', 'eros', '--check']);
-    expect(changedTasks(check, 'eros')).toEqual([`gitlab-runner:download-convert-stateful: delete runner ${id} on ${stage.gitlab.url}`, `gitlab-runner-config:${CONFIG}: drop download-convert-stateful`]);
+    expect(changedTasks(check, 'eros')).toEqual([`gitlab-runner:download-convert-stateful: delete runner ${id} on ${stage.gitlab.url}`, `gitlab-runner-config:${CONFIG}: drop download-convert-stateful; keep unmanaged eros-docker`]);
     expect(stage.gitlab.runners.has(id)).toBe(true);
     const run = await runCaptured(runner, ['-i', absent, '--limit', 'eros']);
     expect(run.exitCode, run.output).toBe(0);
