@@ -566,3 +566,26 @@ describe('the runner resources, run by the engine, against the GitLab stand-in',
     expect(writes(r.calls)).toEqual([]);
   });
 });
+
+describe('--render of the runner resources (no host, no GitLab)', () => {
+  it('each runner renders its desired GitLab-side state; config.toml renders with tokens shown as kept on the host', async () => {
+    const { expandRole } = await import('./helpers/roles.js');
+    const role = (await import('../../roles/gitlab-runner/index.js')).default;
+    const { resources } = await expandRole(role, {
+      gitlab_url: 'https://gitlab.example.org',
+      gitlab_access_token: new Secret('glpat-render-never-shown', 'test'),
+      gitlab_runner_version: '17.7.1',
+      gitlab_runners: [runner('alpha', { run_untagged: false })],
+      gitlab_runners_absent: ['old'],
+    });
+    const rendered = Object.fromEntries(resources.filter((r) => r.render).map((r) => [r.id, r.render!()]));
+    expect(rendered['gitlab-runner:alpha']).toEqual({
+      api: { name: 'gitlab-runner/alpha', state: { url: 'https://gitlab.example.org', runner_type: 'instance_type', description: 'alpha', tag_list: ['alpha', 'docker'], run_untagged: false } },
+    });
+    expect(rendered['gitlab-runner:old']).toEqual({ api: { name: 'gitlab-runner/old', state: null } });
+    const file = rendered['gitlab-runner-config:/etc/gitlab-runner/config.toml']!.files![0];
+    expect(file.mode).toBe('0600');
+    expect(String(file.content)).toContain('token = "(kept as it is on the host)"');
+    expect(JSON.stringify(rendered)).not.toContain('glpat-render-never-shown');
+  });
+});
