@@ -37,7 +37,7 @@ try {
     failed ||= (await runPlaybook(common)) !== 0;
     banner('3. apply again: nothing left to change');
     failed ||= (await runPlaybook([...common, '--detailed-exitcode'])) !== 0;
-    banner(`GitLab stand-in saw ${stage.gitlab.calls.filter((c) => c.method === 'POST').length} registration call(s) in total`);
+    banner(`GitLab stand-in saw ${stage.gitlab.calls.filter((c) => c.method === 'POST' && c.path === '/api/v4/user/runners').length} registration call(s) in total`);
   } finally {
     await stage.close();
   }

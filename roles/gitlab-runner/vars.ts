@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { describeIssues } from '../../lib/engine/validateVars.js';
 import { Secret } from '../../lib/secrets.js';
+import { switchoverSchema } from '../../lib/services/gitlab/switchoverVars.js';
 
 export const DEFAULT_APT_URL = 'https://packages.gitlab.com/runner/gitlab-runner/debian/';
 export const DEFAULT_APT_KEY_URL = 'https://packages.gitlab.com/runner/gitlab-runner/gpgkey';
@@ -227,6 +228,43 @@ const autoscaler = z.strictObject({
 
 export const EXECUTORS = ['docker', 'docker+machine', 'docker-autoscaler', 'shell'] as const;
 
+// ---- Registration: adoption, removals, upgrade drain, switchover ownership ----
+// (one block, kept apart from the config.toml vars above and below; see README "Registration")
+const runnerName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a name of letters, digits, ".", "_", "-"');
+
+/** adopt = true: take over the host's runner that has this runner's description or tags under another name; a name: that entry. */
+const adopt = z.union([z.boolean(), runnerName], { message: 'expected true or the name of the entry in the host\'s config.toml to take over' });
+
+const registrationVars = {
+  /** runners that must go from this host: deleted on GitLab and from config.toml (the only way a runner is deleted, with gitlab_runners_exclusive) */
+  gitlab_runners_absent: z.array(runnerName).default([]),
+  /** true: every runner in the host's config.toml that gitlab_runners does not name is deleted (on GitLab too) */
+  gitlab_runners_exclusive: z.boolean().default(false),
+  /** before a gitlab-runner upgrade, wait at most this long (seconds) for the paused runners' running jobs */
+  gitlab_runner_drain_timeout: int().default(1800),
+  /** how often the drain asks GitLab for running jobs (seconds) */
+  gitlab_runner_drain_interval: int(1).default(10),
+  /** docker-machine's store on the host (gitlab-runner runs docker-machine as root) */
+  gitlab_runner_machine_store: z.string().startsWith('/', 'expected an absolute path').default('/root/.docker/machine'),
+  /** the switchover's data (a global var): while it is set, the runners it names are partly its own */
+  switchover: switchoverSchema.optional(),
+};
+
+function registrationChecks(v: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  const runners = Array.isArray(v.gitlab_runners) ? (v.gitlab_runners as unknown[]).filter(isObject) : [];
+  const names = new Set(runners.map((r) => r.name).filter((n): n is string => typeof n === 'string'));
+  const absent = Array.isArray(v.gitlab_runners_absent) ? (v.gitlab_runners_absent as unknown[]) : [];
+  absent.forEach((n, i) => {
+    if (typeof n === 'string' && names.has(n)) ctx.addIssue({ code: 'custom', path: ['gitlab_runners_absent', i], message: `${JSON.stringify(n)} is also in gitlab_runners: a runner is either wanted or absent` });
+  });
+  (Array.isArray(v.gitlab_runners) ? (v.gitlab_runners as unknown[]) : []).forEach((r, i) => {
+    if (!isObject(r) || typeof r.adopt !== 'string') return;
+    if (names.has(r.adopt) && r.adopt !== r.name) ctx.addIssue({ code: 'custom', path: ['gitlab_runners', i, 'adopt'], message: `${JSON.stringify(r.adopt)} is another runner of gitlab_runners, not an entry to take over` });
+    if (absent.includes(r.adopt)) ctx.addIssue({ code: 'custom', path: ['gitlab_runners', i, 'adopt'], message: `${JSON.stringify(r.adopt)} is in gitlab_runners_absent: it cannot be taken over and deleted` });
+  });
+}
+// ---- end of the registration block ----
+
 const runner = z
   .strictObject({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a name of letters, digits, ".", "_", "-"'),
@@ -242,6 +280,7 @@ const runner = z
     maximum_timeout: int(600).optional(),
     maintenance_note: z.string().optional(),
     runner_type: z.enum(['instance_type', 'group_type', 'project_type']).default('instance_type'),
+    adopt: adopt.optional(), // registration block
     group_id: int(1).optional(),
     project_id: int(1).optional(),
     // config.toml
@@ -310,6 +349,7 @@ export const varsSchema = z
     log_format: z.enum(['runner', 'text', 'json']).optional(),
     listen_address: z.string().optional(),
     gitlab_runners: z.array(runner).default([]),
+    ...registrationVars,
   })
   .superRefine(
     (v, ctx) => {
@@ -328,7 +368,8 @@ export const varsSchema = z
         ctx.addIssue({ code: 'custom', path: ['gitlab_registration_token'], message: 'is required when gitlab_registration is "registration-token"' });
     },
     { when: (p) => isObject(p.value) },
-  );
+  )
+  .superRefine(registrationChecks, { when: (p) => isObject(p.value) });
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -20,8 +20,18 @@
  * Authentication: `PRIVATE-TOKEN: <token>`, `Authorization: Bearer <token>` or
  * a `private_token` query parameter;
  * missing or wrong -> 401 {"message":"401 Unauthorized"}. Every error body is
- * JSON `{"message": "..."}`; every body is served with
- * `Content-Type: application/json` exactly (no charset suffix).
+ * JSON `{"message": "..."}` (except the scope refusal below); every body is
+ * served with `Content-Type: application/json` exactly (no charset suffix).
+ *
+ * Scopes, as GitLab checks them: an access token carries scopes (the main one
+ * `api` unless told otherwise; more with `addAccessToken(scopes)`). `api`
+ * allows everything, `read_api` every GET, `create_runner` only
+ * `POST /user/runners`, `manage_runner` (GitLab >= 17.1) every `/runners`
+ * endpoint that takes an access token (read, update, delete, list, jobs).
+ * A token without a needed scope -> 403 `{"error":"insufficient_scope",
+ * "error_description":"The request requires higher privileges than provided by
+ * the access token.","scope":"api manage_runner"}` with a `WWW-Authenticate`
+ * header, as GitLab's API guard answers.
  *
  * Request bodies may be JSON or application/x-www-form-urlencoded (`tag_list`
  * as an array, `tag_list[]=a&tag_list[]=b`, or a comma-separated string); as in
@@ -85,6 +95,8 @@ export interface FakeGitlabCall {
 export interface FakeGitlabOptions {
   /** Token accepted in PRIVATE-TOKEN / Authorization: Bearer. Default: random glpat-... */
   accessToken?: string;
+  /** Scopes of `accessToken`. Default ["api"]. */
+  accessTokenScopes?: string[];
   /** Legacy registration token. Default: random GR1348941... */
   registrationToken?: string;
   /** Accept legacy registration (POST /api/v4/runners). Default false, as in GitLab >= 17.0. */
@@ -107,8 +119,10 @@ export interface FakeGitlabRequest {
   path: string;
   url: URL;
   params: Record<string, unknown>;
-  /** throws the 401 GitLab answers when the access token is missing or wrong */
+  /** throws the 401 GitLab answers when the access token is missing or wrong, the 403 when it lacks api (read_api for a GET) */
   requireAuth(): void;
+  /** the same, with the scopes this endpoint accepts besides api (e.g. ["manage_runner"]) */
+  requireScope(anyOf: string[]): void;
   runners: Map<number, FakeRunner>;
 }
 
@@ -132,6 +146,8 @@ export interface FakeGitlab {
   registrationToken: string;
   runners: Map<number, FakeRunner>;
   calls: FakeGitlabCall[];
+  /** Another access token with these scopes (e.g. ["create_runner"]); returns its value. */
+  addAccessToken(scopes: string[], token?: string): string;
   /** Simulate the runner rotating its token: the old token stops working. Returns the new token. */
   rotate(id: number): string;
   /** Toggle legacy registration at run time (GitLab admin setting). */
@@ -149,9 +165,22 @@ class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** a body other than {"message": ...} and extra headers (the scope refusal) */
+    readonly reply?: { body: unknown; headers: Record<string, string> },
   ) {
     super(message);
   }
+}
+
+const INSUFFICIENT_SCOPE = 'The request requires higher privileges than provided by the access token.';
+
+/** GitLab's answer to a valid access token without the scope an endpoint needs. */
+function insufficientScope(accepted: string[]): HttpError {
+  const scope = accepted.join(' ');
+  return new HttpError(403, INSUFFICIENT_SCOPE, {
+    body: { error: 'insufficient_scope', error_description: INSUFFICIENT_SCOPE, scope },
+    headers: { 'WWW-Authenticate': `Bearer realm="", error="insufficient_scope", error_description="${INSUFFICIENT_SCOPE}", scope="${scope}"` },
+  });
 }
 
 const randomToken = (bytes: number) => randomBytes(bytes).toString('base64url');
@@ -301,6 +330,41 @@ function detailView(r: FakeRunner) {
   };
 }
 
+/**
+ * One page of `items` as GitLab serves lists: `page` / `per_page` (default 20,
+ * at most 100) from the query, X-Page, X-Per-Page, X-Total, X-Total-Pages,
+ * X-Next-Page, X-Prev-Page and a Link header. For extensions too.
+ */
+export function paginated(url: URL, items: unknown[]): FakeGitlabReply {
+  const q = formToParams(url.searchParams);
+  const page = Math.max(1, int(q, 'page') ?? 1);
+  const perPage = Math.min(100, Math.max(1, int(q, 'per_page') ?? 20));
+  const total = items.length;
+  const totalPages = Math.max(1, Math.ceil(total / perPage));
+  const pageUrl = (n: number) => {
+    const u = new URL(url.toString());
+    u.searchParams.set('page', String(n));
+    u.searchParams.set('per_page', String(perPage));
+    return u.toString();
+  };
+  const links = [`<${pageUrl(1)}>; rel="first"`, `<${pageUrl(totalPages)}>; rel="last"`];
+  if (page < totalPages) links.unshift(`<${pageUrl(page + 1)}>; rel="next"`);
+  if (page > 1 && page <= totalPages + 1) links.unshift(`<${pageUrl(page - 1)}>; rel="prev"`);
+  return {
+    status: 200,
+    body: items.slice((page - 1) * perPage, page * perPage),
+    headers: {
+      'X-Page': String(page),
+      'X-Per-Page': String(perPage),
+      'X-Total': String(total),
+      'X-Total-Pages': String(totalPages),
+      'X-Next-Page': page < totalPages ? String(page + 1) : '',
+      'X-Prev-Page': page > 1 ? String(page - 1) : '',
+      Link: links.join(', '),
+    },
+  };
+}
+
 // ---------- server ----------
 
 export async function startFakeGitlab(opts: FakeGitlabOptions = {}): Promise<FakeGitlab> {
@@ -344,12 +408,20 @@ export async function startFakeGitlab(opts: FakeGitlabOptions = {}): Promise<Fak
     return r;
   };
 
-  const requireAuth = (req: http.IncomingMessage, url: URL) => {
+  const tokens = new Map<string, string[]>([[accessToken, opts.accessTokenScopes ?? ['api']]]);
+
+  /** 401 for a missing or unknown token; 403 insufficient_scope when it has none of api, `extra` (read_api too for a GET). */
+  const requireScope = (req: http.IncomingMessage, url: URL, extra: string[]) => {
     const header = req.headers['private-token'];
     const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
     const given = (Array.isArray(header) ? header[0] : header) ?? bearer ?? url.searchParams.get('private_token');
-    if (given !== accessToken) throw new HttpError(401, '401 Unauthorized');
+    const scopes = given === null || given === undefined ? undefined : tokens.get(given);
+    if (!scopes) throw new HttpError(401, '401 Unauthorized');
+    const accepted = ['api', ...(req.method === 'GET' || req.method === 'HEAD' ? ['read_api'] : []), ...extra];
+    if (!accepted.some((s) => scopes.includes(s))) throw insufficientScope(accepted);
   };
+  const requireAuth = (req: http.IncomingMessage, url: URL) => requireScope(req, url, []);
+  const RUNNER_SCOPES = ['manage_runner'];
 
   const runnerById = (idText: string) => {
     const r = runners.get(Number(idText));
@@ -404,33 +476,7 @@ export async function startFakeGitlab(opts: FakeGitlabOptions = {}): Promise<Fak
     if (wanted !== undefined && wanted.length > 0) {
       list = list.filter((r) => wanted.every((t) => r.tag_list.includes(t)));
     }
-    const page = Math.max(1, int(q, 'page') ?? 1);
-    const perPage = Math.min(100, Math.max(1, int(q, 'per_page') ?? 20));
-    const total = list.length;
-    const totalPages = Math.max(1, Math.ceil(total / perPage));
-    const items = list.slice((page - 1) * perPage, page * perPage).map(shortView);
-    const pageUrl = (n: number) => {
-      const u = new URL(url.toString());
-      u.searchParams.set('page', String(n));
-      u.searchParams.set('per_page', String(perPage));
-      return u.toString();
-    };
-    const links = [`<${pageUrl(1)}>; rel="first"`, `<${pageUrl(totalPages)}>; rel="last"`];
-    if (page < totalPages) links.unshift(`<${pageUrl(page + 1)}>; rel="next"`);
-    if (page > 1 && page <= totalPages + 1) links.unshift(`<${pageUrl(page - 1)}>; rel="prev"`);
-    return {
-      status: 200,
-      body: items,
-      headers: {
-        'X-Page': String(page),
-        'X-Per-Page': String(perPage),
-        'X-Total': String(total),
-        'X-Total-Pages': String(totalPages),
-        'X-Next-Page': page < totalPages ? String(page + 1) : '',
-        'X-Prev-Page': page > 1 ? String(page - 1) : '',
-        Link: links.join(', '),
-      },
-    };
+    return paginated(url, list.map(shortView));
   };
 
   const route = async (req: http.IncomingMessage, url: URL, body: Params | null): Promise<Reply> => {
@@ -439,12 +485,12 @@ export async function startFakeGitlab(opts: FakeGitlabOptions = {}): Promise<Fak
     // Parameters: query string, overridden by the body (as Grape merges them).
     const p: Params = { ...formToParams(url.searchParams), ...(body ?? {}) };
     for (const ext of opts.extensions ?? []) {
-      const reply = await ext({ method, path, url, params: p, requireAuth: () => requireAuth(req, url), runners });
+      const reply = await ext({ method, path, url, params: p, requireAuth: () => requireAuth(req, url), requireScope: (anyOf) => requireScope(req, url, anyOf), runners });
       if (reply) return reply;
     }
 
     if (path === '/api/v4/user/runners' && method === 'POST') {
-      requireAuth(req, url);
+      requireScope(req, url, ['create_runner']);
       const rt = str(p, 'runner_type');
       if (rt === undefined) throw new HttpError(400, '400 Bad request - runner_type is missing');
       if (!(RUNNER_TYPES as readonly string[]).includes(rt)) {
@@ -511,13 +557,13 @@ export async function startFakeGitlab(opts: FakeGitlabOptions = {}): Promise<Fak
     }
 
     if ((path === '/api/v4/runners/all' || path === '/api/v4/runners') && method === 'GET') {
-      requireAuth(req, url);
+      requireScope(req, url, RUNNER_SCOPES);
       return listRunners(url);
     }
 
     const m = /^\/api\/v4\/runners\/([^/]+)$/.exec(path);
     if (m && ['GET', 'PUT', 'DELETE'].includes(method)) {
-      requireAuth(req, url);
+      requireScope(req, url, RUNNER_SCOPES);
       if (!/^\d+$/.test(m[1])) throw new HttpError(400, '400 Bad request - id is invalid');
       const r = runnerById(m[1]);
       if (method === 'GET') return { status: 200, body: detailView(r) };
@@ -543,7 +589,7 @@ export async function startFakeGitlab(opts: FakeGitlabOptions = {}): Promise<Fak
         body = await readBody(req);
         reply = await route(req, url, body);
       } catch (e) {
-        if (e instanceof HttpError) reply = { status: e.status, body: { message: e.message } };
+        if (e instanceof HttpError) reply = { status: e.status, body: e.reply?.body ?? { message: e.message }, headers: e.reply?.headers };
         else reply = { status: 500, body: { message: '500 Internal Server Error' } };
       }
       const call: FakeGitlabCall = {
@@ -592,6 +638,10 @@ export async function startFakeGitlab(opts: FakeGitlabOptions = {}): Promise<Fak
     registrationToken,
     runners,
     calls,
+    addAccessToken(scopes: string[], token = `glpat-${randomToken(15)}`) {
+      tokens.set(token, [...scopes]);
+      return token;
+    },
     rotate,
     setLegacyEnabled(enabled: boolean) {
       legacyEnabled = enabled;

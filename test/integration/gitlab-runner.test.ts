@@ -18,6 +18,7 @@ import { runPlaybook, type JsonReport } from '../../lib/playbook.js';
 import gitlabRunner from '../../roles/gitlab-runner/index.js';
 import { prepareFixtures, type Fixtures } from '../fakes/fixtures.js';
 import { startFakeGitlab, type FakeGitlab } from '../fakes/gitlab.js';
+import { fakeRunnerJobs, type FakeRunnerJobs } from '../fakes/gitlabRunnerJobs.js';
 import { upHosts, type TestHosts } from '../hosts/testhosts.js';
 
 const execFileP = promisify(execFile);
@@ -35,6 +36,7 @@ const SECRETS = {
 
 let fixtures: Fixtures;
 let gitlab: FakeGitlab;
+let jobs: FakeRunnerJobs;
 let hosts: TestHosts;
 let containerId: string;
 let inventoryPath: string;
@@ -80,6 +82,7 @@ async function writeInventory(vars: Record<string, unknown>): Promise<void> {
         gitlab_runner_apt_key_fingerprint: fixtures.apt.fingerprint,
         concurrent: 10,
         log_level: 'info',
+        gitlab_runner_drain_interval: 1,
         gitlab_runners: [autoscale, stateful],
         ...vars,
       },
@@ -117,14 +120,16 @@ async function sh(script: string): Promise<string> {
   return stdout;
 }
 
-const writes = (calls: FakeGitlab['calls']) => calls.filter((c) => c.method !== 'GET').map((c) => `${c.method} ${c.path} ${c.status}`);
+/** requests that change something on GitLab (POST /runners/verify only reads) */
+const writes = (calls: FakeGitlab['calls']) => calls.filter((c) => c.method !== 'GET' && c.path !== '/api/v4/runners/verify').map((c) => `${c.method} ${c.path} ${c.status}`);
 const task = (run: Run, resource: string) => run.host.tasks.find((t) => t.resource === resource);
 const configTask = (run: Run) => task(run, `gitlab-runner-config:${CONFIG}`);
 
 describe('role gitlab-runner on a test host', () => {
   beforeAll(async () => {
     fixtures = await prepareFixtures(FIXTURES_DIR);
-    gitlab = await startFakeGitlab({ accessToken: SECRETS.GR_IT_ACCESS_TOKEN });
+    jobs = fakeRunnerJobs();
+    gitlab = await startFakeGitlab({ accessToken: SECRETS.GR_IT_ACCESS_TOKEN, extensions: [jobs.extension] });
     await mkdir(STATE_DIR, { recursive: true });
     hosts = await upHosts({ names: [HOST], fixturesDir: fixtures.dir, dir: STATE_DIR, log: () => {} });
     containerId = hosts.get(HOST).containerId;
@@ -142,12 +147,14 @@ describe('role gitlab-runner on a test host', () => {
     await rm(STATE_DIR, { recursive: false }).catch(() => {});
   }, 120_000);
 
-  it('check mode on a fresh host: would register, calls no GitLab write endpoint', async () => {
+  it('check mode on a fresh host: each registration is its own line, no GitLab write request', async () => {
     const run = await converge('--check');
     expect(run.exitCode).toBe(0);
     expect(run.report.mode).toBe('check');
-    expect(configTask(run)?.summary).toBe('register mania-autoscale, stateful; create (mode 0600)');
-    expect(run.output).toMatch(/would\s+grunner \[gitlab-runner\] gitlab-runner-config:\/etc\/gitlab-runner\/config\.toml: register mania-autoscale, stateful/);
+    expect(task(run, 'gitlab-runner:mania-autoscale')?.summary).toBe(`register on ${gitlab.url} (tags: download-convert, scaleway)`);
+    expect(task(run, 'gitlab-runner:stateful')?.summary).toBe(`register on ${gitlab.url} (tags: stateful)`);
+    expect(configTask(run)?.summary).toBe('create (mode 0600); add mania-autoscale, stateful');
+    expect(run.output).toMatch(/would\s+grunner \[gitlab-runner\] gitlab-runner:mania-autoscale: register on http:\/\/127\.0\.0\.1:\d+ \(tags: download-convert, scaleway\)/);
     expect(writes(run.calls)).toEqual([]);
     expect(await sh(`test -e ${CONFIG} && echo yes || echo no`)).toBe('no\n');
   }, 300_000);
@@ -215,7 +222,26 @@ describe('role gitlab-runner on a test host', () => {
     expect(run.host.status).toBe('ok');
     expect(run.host.counts.changed).toBe(0);
     expect(writes(run.calls)).toEqual([]);
-    expect(run.host.remoteCommands).toBeLessThanOrEqual(3);
+    expect(run.host.remoteCommands).toBe(2); // facts + one batch of every probe
+    expect(run.host.apiRequests).toBe(4); // per runner: verify its token, read its settings
+  }, 300_000);
+
+  it('a GitLab-side change is its own line with a diff; config.toml is not rewritten for it', async () => {
+    const before = await sh(`cat ${CONFIG}`);
+    await writeInventory({ gitlab_runners: [autoscale, { ...stateful, tags: ['stateful', 'download-convert'], paused: true }] });
+    const check = await converge('--check');
+    expect(task(check, 'gitlab-runner:stateful')?.summary).toBe('tags: stateful -> stateful, download-convert; paused: false -> true');
+    expect(task(check, 'gitlab-runner:stateful')?.diff).toContain('+  - download-convert');
+    expect(configTask(check)?.status).toBe('ok');
+    expect(writes(check.calls)).toEqual([]);
+    const run = await converge();
+    expect(run.exitCode, run.output).toBe(0);
+    const id = (parse(before) as any).runners[1].id;
+    expect(writes(run.calls)).toEqual([`PUT /api/v4/runners/${id} 200`]);
+    expect(gitlab.runners.get(id)).toMatchObject({ tag_list: ['stateful', 'download-convert'], paused: true });
+    expect(await sh(`cat ${CONFIG}`)).toBe(before);
+    await writeInventory({});
+    expect(writes((await converge()).calls)).toEqual([`PUT /api/v4/runners/${id} 200`]);
   }, 300_000);
 
   it('keeps a token the runner rotated: no change, no new registration', async () => {
@@ -250,12 +276,21 @@ describe('role gitlab-runner on a test host', () => {
     expect((parse(await sh(`cat ${CONFIG}`)) as any).concurrent).toBe(12);
   }, 300_000);
 
-  it('deletes a runner removed from the inventory, on GitLab and in config.toml', async () => {
+  it('a runner removed from the inventory is left alone; gitlab_runners_absent deletes it, on GitLab and in config.toml', async () => {
     const before = parse(await sh(`cat ${CONFIG}`)) as any;
     const statefulId = before.runners[1].id as number;
     await writeInventory({ concurrent: 12, gitlab_runners: [autoscale] });
+    const left = await converge();
+    expect(left.exitCode, left.output).toBe(0);
+    expect(left.host.counts.changed).toBe(0);
+    expect(writes(left.calls)).toEqual([]);
+    expect(left.output).toContain('unmanaged: stateful in /etc/gitlab-runner/config.toml (a registered runner) is not in gitlab_runners: left as it is');
+    expect((parse(await sh(`cat ${CONFIG}`)) as any).runners.map((r: any) => r.name)).toEqual(['mania-autoscale', 'stateful']);
+
+    await writeInventory({ concurrent: 12, gitlab_runners: [autoscale], gitlab_runners_absent: ['stateful'] });
     const check = await converge('--check');
-    expect(configTask(check)?.summary).toBe('delete stateful (not in the inventory)');
+    expect(task(check, 'gitlab-runner:stateful')?.summary).toBe(`delete runner ${statefulId} on ${gitlab.url}`);
+    expect(configTask(check)?.summary).toBe('drop stateful');
     expect(writes(check.calls)).toEqual([]);
 
     const run = await converge();
@@ -267,11 +302,42 @@ describe('role gitlab-runner on a test host', () => {
     expect(after.runners[0].token).toBe(before.runners[0].token);
   }, 300_000);
 
-  it('a package upgrade installs both packages at the new version, keeps them held, and restarts the service', async () => {
-    await writeInventory({ concurrent: 12, gitlab_runners: [autoscale], gitlab_runner_version: fixtures.apt.newerVersion });
+  it('a package upgrade pauses the runner on GitLab, waits for its running job, upgrades, restarts, then resumes it', async () => {
+    await writeInventory({ concurrent: 12, gitlab_runners: [autoscale], gitlab_runners_absent: ['stateful'], gitlab_runner_version: fixtures.apt.newerVersion });
+    const id = (parse(await sh(`cat ${CONFIG}`)) as any).runners[0].id as number;
+    const job = jobs.add(id, { name: 'download' });
+    const check = await converge('--check');
+    expect(task(check, `gitlab-runner-drain:${CONFIG}`)?.summary).toBe(
+      `pause mania-autoscale on GitLab and wait for running jobs (1 now, at most 1800 s) before gitlab-runner ${fixtures.apt.version} -> ${fixtures.apt.newerVersion}; mania-autoscale resumed after`,
+    );
+    expect(task(check, 'handler:resume gitlab-runner runners')?.summary).toBe('would run');
+    expect(writes(check.calls)).toEqual([]);
+
     const pid = await sh('systemctl show -p MainPID --value gitlab-runner');
+    // The job ends 4 s into the run; until then the package must not have changed.
+    let versionWhileRunning = '';
+    const ending = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        void sh(`dpkg-query -W -f='\${Version}' gitlab-runner`).then((v) => {
+          versionWhileRunning = v;
+          expect(gitlab.runners.get(id)?.paused).toBe(true);
+          jobs.finish(job.id);
+          resolve();
+        });
+      }, 4000),
+    );
     const run = await converge();
+    await ending;
     expect(run.exitCode, run.output).toBe(0);
+    expect(versionWhileRunning).toBe(fixtures.apt.version);
+    expect(run.output).toMatch(/waiting for 1 running job\(s\) on mania-autoscale \(1\) before the upgrade/);
+    expect(writes(run.calls)).toEqual([`PUT /api/v4/runners/${id} 200`, `PUT /api/v4/runners/${id} 200`]);
+    const [pause, resume] = run.calls.filter((c) => c.method === 'PUT');
+    expect(pause.body).toMatchObject({ paused: true, maintenance_note: expect.stringMatching(/^\[rigger drain grunner /) });
+    expect(resume.body).toEqual({ paused: false, maintenance_note: '' });
+    expect(gitlab.runners.get(id)).toMatchObject({ paused: false, maintenance_note: '' });
+    const order = run.host.tasks.map((t) => t.resource);
+    expect(order.indexOf('handler:resume gitlab-runner runners')).toBeGreaterThan(order.indexOf('handler:restart gitlab-runner'));
     expect(task(run, 'apt:gitlab-runner,gitlab-runner-helper-images')?.summary).toBe(
       `install gitlab-runner=${fixtures.apt.newerVersion} gitlab-runner-helper-images=${fixtures.apt.newerVersion}`,
     );
@@ -280,6 +346,8 @@ describe('role gitlab-runner on a test host', () => {
     expect((await sh('apt-mark showhold')).split('\n').filter(Boolean).sort()).toEqual(['gitlab-runner', 'gitlab-runner-helper-images']);
     expect(await sh('systemctl is-active gitlab-runner')).toBe('active\n');
     expect(await sh('systemctl show -p MainPID --value gitlab-runner')).not.toBe(pid);
-    expect(writes(run.calls)).toEqual([]);
+    const again = await converge();
+    expect(again.host.counts.changed).toBe(0);
+    expect(writes(again.calls)).toEqual([]);
   }, 600_000);
 });

@@ -22,6 +22,9 @@ import { runCaptured, type CapturedRun } from './helpers/run.js';
 
 const execFileP = promisify(execFile);
 const REGISTER = '/api/v4/user/runners';
+const CONFIG = '/etc/gitlab-runner/config.toml';
+/** the runner eros has today, registered by hand before rigger: the inventory does not name it */
+let handMade: { id: number; token: string };
 
 let hosts: TestHosts;
 let stage: RunnerStage;
@@ -30,6 +33,15 @@ const container = (name: string) => hosts.get(name).containerId;
 
 function registrations(): number {
   return stage.gitlab.calls.filter((c) => c.method === 'POST' && c.path === REGISTER).length;
+}
+
+const shortToken = (token: string) => token.replace(/^glrt-/, '').slice(0, 9).toLowerCase();
+
+/** The stage's inventory with more TOML appended (host_vars of a host). */
+async function inventoryWith(file: string, extra: string): Promise<string> {
+  const path = join(hosts.dir, file);
+  await writeFile(path, (await readFile(stage.inventory, 'utf8')) + '\n' + extra);
+  return path;
 }
 
 function changedTasks(run: CapturedRun, host: string): string[] {
@@ -46,6 +58,18 @@ beforeAll(async () => {
       { name: 'eros', port: hosts.get('eros').port, kind: 'static' },
     ],
   });
+  // eros as it is before the migration: a runner registered by hand, tagged docker.
+  const res = await fetch(`${stage.gitlab.url}${REGISTER}`, {
+    method: 'POST',
+    headers: { 'PRIVATE-TOKEN': stage.gitlab.accessToken, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ runner_type: 'instance_type', description: 'eros docker (by hand)', tag_list: ['docker'] }),
+  });
+  handMade = (await res.json()) as { id: number; token: string };
+  stage.gitlab.calls.length = 0; // count only what the playbook does
+  await sh(
+    container('eros'),
+    `mkdir -p /etc/gitlab-runner && umask 077 && cat > ${CONFIG} <<'EOF'\nconcurrent = 2\n\n[[runners]]\n  name = "eros-docker"\n  url = "${stage.gitlab.url}"\n  id = ${handMade.id}\n  token = "${handMade.token}"\n  token_obtained_at = 2025-06-01T08:00:00.123456789Z\n  token_expires_at = 0001-01-01T00:00:00Z\n  executor = "docker"\n  [runners.docker]\n    image = "debian:bookworm"\n    volumes = ["/cache", "/srv/data:/data"]\n    shm_size = 0\nEOF`,
+  );
 });
 
 afterAll(async () => {
@@ -55,12 +79,34 @@ afterAll(async () => {
 });
 
 describe('playbooks/runner.ts on mania (docker+machine) and eros (docker)', () => {
-  it('converges both hosts', async () => {
+  it('converges both hosts; the GitLab-side registrations are their own lines', async () => {
     const run = await runCaptured(runner, ['-i', stage.inventory, '--limit', 'mania,eros', '--forks', '2']);
     expect(run.exitCode, run.output).toBe(0);
     expect(run.report!.hosts.mania.status).toBe('changed');
     expect(run.report!.hosts.eros.status).toBe('changed');
     expect(registrations()).toBe(2);
+    expect(changedTasks(run, 'eros')).toEqual(expect.arrayContaining([`gitlab-runner:download-convert-stateful: register on ${stage.gitlab.url} (tags: download-convert, stateful)`]));
+    expect(changedTasks(run, 'mania')).toEqual(expect.arrayContaining([`gitlab-runner:download-convert-autoscale: register on ${stage.gitlab.url} (tags: download-convert, autoscale)`]));
+    expect(run.report!.hosts.eros.apiRequests).toBeGreaterThan(0);
+  });
+
+  it('kept the runner eros had from before, as it was, on GitLab and in config.toml', async () => {
+    const text = await sh(container('eros'), `cat ${CONFIG}`);
+    const cfg = parse(text) as any;
+    expect(cfg.runners.map((r: any) => r.name)).toEqual(['eros-docker', 'download-convert-stateful']);
+    expect(cfg.runners[0]).toEqual({
+      name: 'eros-docker',
+      url: stage.gitlab.url,
+      id: handMade.id,
+      token: handMade.token,
+      token_obtained_at: expect.any(Date),
+      token_expires_at: expect.any(Date),
+      executor: 'docker',
+      docker: { image: 'debian:bookworm', volumes: ['/cache', '/srv/data:/data'], shm_size: 0 },
+    });
+    expect(text).toContain('token_obtained_at = 2025-06-01T08:00:00.123456789Z');
+    expect(stage.gitlab.runners.get(handMade.id)).toMatchObject({ token: handMade.token, tag_list: ['docker'], paused: false });
+    expect(stage.gitlab.calls.some((c) => c.method !== 'GET' && c.path.endsWith(`/runners/${handMade.id}`))).toBe(false);
   });
 
   it('converges again with zero changes, no registration, in a handful of round trips', async () => {
@@ -69,8 +115,11 @@ describe('playbooks/runner.ts on mania (docker+machine) and eros (docker)', () =
     for (const host of ['mania', 'eros']) {
       expect(changedTasks(run, host), host).toEqual([]);
       expect(run.report!.hosts[host].counts.changed).toBe(0);
-      expect(run.report!.hosts[host].remoteCommands).toBeLessThanOrEqual(3);
+      expect(run.report!.hosts[host].remoteCommands).toBe(2);
     }
+    // per runner of the host's config.toml: verify its token, read its settings (eros has its hand-made one too)
+    expect(run.report!.hosts.mania.apiRequests).toBe(2);
+    expect(run.report!.hosts.eros.apiRequests).toBe(4);
     expect(registrations()).toBe(2);
   });
 
@@ -110,8 +159,11 @@ describe('playbooks/runner.ts on mania (docker+machine) and eros (docker)', () =
     expect(issued?.tag_list).toEqual(expect.arrayContaining(['download-convert', 'autoscale']));
 
     const eros = parse(await sh(container('eros'), 'cat /etc/gitlab-runner/config.toml')) as any;
-    expect(eros.runners.map((x: any) => [x.name, x.executor])).toEqual([['download-convert-stateful', 'docker']]);
-    expect(eros.runners[0].machine).toBeUndefined();
+    expect(eros.runners.map((x: any) => [x.name, x.executor])).toEqual([
+      ['eros-docker', 'docker'],
+      ['download-convert-stateful', 'docker'],
+    ]);
+    expect(eros.runners[1].machine).toBeUndefined();
   });
 
   it('installed docker-cleanup on eros only, as a cron entry running a shellcheck-clean script', async () => {
@@ -135,21 +187,73 @@ describe('playbooks/runner.ts on mania (docker+machine) and eros (docker)', () =
     expect(registrations()).toBe(2);
   });
 
-  it('deletes a runner removed from the inventory, on GitLab and in config.toml', async () => {
-    const before = parse(await sh(container('eros'), 'cat /etc/gitlab-runner/config.toml')) as any;
-    const id = before.runners[0].id;
-    const inventory = join(hosts.dir, 'runner-inventory-no-eros-runner.toml');
-    await writeFile(inventory, (await readFile(stage.inventory, 'utf8')) + '\n[host_vars.eros]\ngitlab_runners = []\n');
-    const run = await runCaptured(runner, ['-i', inventory, '--limit', 'eros']);
+  it('a runner dropped from the inventory stays; gitlab_runners_absent deletes it, on GitLab and in config.toml', async () => {
+    const before = parse(await sh(container('eros'), `cat ${CONFIG}`)) as any;
+    const id = before.runners[1].id;
+    const dropped = await inventoryWith('runner-inventory-no-eros-runner.toml', '[host_vars.eros]\ngitlab_runners = []\n');
+    const left = await runCaptured(runner, ['-i', dropped, '--limit', 'eros']);
+    expect(left.exitCode, left.output).toBe(0);
+    expect(changedTasks(left, 'eros')).toEqual([]);
+    expect(stage.gitlab.runners.has(id)).toBe(true);
+
+    const absent = await inventoryWith('runner-inventory-eros-runner-absent.toml', '[host_vars.eros]\ngitlab_runners = []\ngitlab_runners_absent = ["download-convert-stateful"]\n');
+    const check = await runCaptured(runner, ['-i', absent, '--limit', 'eros', '--check']);
+    expect(changedTasks(check, 'eros')).toEqual([`gitlab-runner:download-convert-stateful: delete runner ${id} on ${stage.gitlab.url}`, `gitlab-runner-config:${CONFIG}: drop download-convert-stateful; keep unmanaged eros-docker`]);
+    expect(stage.gitlab.runners.has(id)).toBe(true);
+    const run = await runCaptured(runner, ['-i', absent, '--limit', 'eros']);
     expect(run.exitCode, run.output).toBe(0);
-    expect(stage.gitlab.calls.some((c) => c.method === 'DELETE' && c.path.startsWith('/api/v4/runners'))).toBe(true);
     expect(stage.gitlab.runners.has(id)).toBe(false);
-    const after = parse(await sh(container('eros'), 'cat /etc/gitlab-runner/config.toml')) as any;
-    expect(after.runners ?? []).toEqual([]);
+    expect(stage.gitlab.runners.has(handMade.id)).toBe(true);
+    const after = parse(await sh(container('eros'), `cat ${CONFIG}`)) as any;
+    expect(after.runners.map((r: any) => r.name)).toEqual(['eros-docker']);
     // ...and the next run of the original inventory registers it again, once.
     const again = await runCaptured(runner, ['-i', stage.inventory, '--limit', 'eros']);
     expect(again.exitCode, again.output).toBe(0);
     expect(registrations()).toBe(3);
+  });
+
+  it('a runner deleted on GitLab (admin area) comes back registered, with a line that says why', async () => {
+    const before = parse(await sh(container('mania'), `cat ${CONFIG}`)) as any;
+    const old = before.runners[0];
+    stage.gitlab.runners.delete(old.id);
+    const run = await runCaptured(runner, ['-i', stage.inventory, '--limit', 'mania']);
+    expect(run.exitCode, run.output).toBe(0);
+    expect(changedTasks(run, 'mania')).toEqual([
+      `gitlab-runner:download-convert-autoscale: register again: GitLab no longer accepts its token (POST /runners/verify answered 403; runner ${old.id} is gone from GitLab)`,
+      `gitlab-runner-config:${CONFIG}: new token for download-convert-autoscale (registered again)`,
+    ]);
+    const after = parse(await sh(container('mania'), `cat ${CONFIG}`)) as any;
+    expect(after.runners[0].id).not.toBe(old.id);
+    expect(stage.gitlab.runners.get(after.runners[0].id)?.token).toBe(after.runners[0].token);
+    expect(registrations()).toBe(4);
+    const again = await runCaptured(runner, ['-i', stage.inventory, '--limit', 'mania']);
+    expect(changedTasks(again, 'mania')).toEqual([]);
+  });
+
+  it('a removed docker+machine runner whose machines are still in its store is refused, never orphaned', async () => {
+    const cfg = parse(await sh(container('mania'), `cat ${CONFIG}`)) as any;
+    const r = cfg.runners[0];
+    const machines = [`runner-${shortToken(r.token)}-fetch-1700000001`, `runner-${shortToken(r.token)}-fetch-1700000002`];
+    await sh(container('mania'), machines.map((m) => `mkdir -p /root/.docker/machine/machines/${m} && echo '{"Name":"${m}","DriverName":"scaleway"}' > /root/.docker/machine/machines/${m}/config.json`).join(' && '));
+    const before = await sh(container('mania'), `cat ${CONFIG}`);
+    const absent = await inventoryWith('runner-inventory-mania-runner-absent.toml', '[host_vars.mania]\ngitlab_runners = []\ngitlab_runners_absent = ["download-convert-autoscale"]\n');
+    for (const flags of [['--check'], []]) {
+      const run = await runCaptured(runner, ['-i', absent, '--limit', 'mania', ...flags]);
+      expect(run.exitCode, run.output).toBe(2);
+      const t = run.report!.hosts.mania.tasks.find((x) => x.resource === 'gitlab-runner:download-convert-autoscale')!;
+      expect(t.status).toBe('failed');
+      expect(t.error).toContain(`still holds 2 machine(s) named after its token: ${machines.join(', ')}`);
+      expect(stage.gitlab.runners.get(r.id)?.token).toBe(r.token);
+      expect(await sh(container('mania'), `cat ${CONFIG}`)).toBe(before);
+    }
+    // Once the machines are gone (the runner removed them, or an operator did), it goes.
+    await sh(container('mania'), 'rm -rf /root/.docker/machine/machines/runner-*');
+    const run = await runCaptured(runner, ['-i', absent, '--limit', 'mania']);
+    expect(run.exitCode, run.output).toBe(0);
+    expect(stage.gitlab.runners.has(r.id)).toBe(false);
+    expect((parse(await sh(container('mania'), `cat ${CONFIG}`)) as any).runners ?? []).toEqual([]);
+    // Back to the playbook's inventory for what follows.
+    expect((await runCaptured(runner, ['-i', stage.inventory, '--limit', 'mania'])).exitCode).toBe(0);
   });
 });
 
@@ -182,7 +286,7 @@ describe('secrets never reach any output', () => {
 
     const apply = await cli(['--limit', 'mania', '--diff', '-vv', '--json', json]);
     expect(apply.code, apply.text).toBe(0);
-    expect(apply.text).toContain('register download-convert-autoscale');
+    expect(apply.text).toContain('gitlab-runner:download-convert-autoscale: register on');
     expectNoCanary(apply.text, 'apply --diff -vv output');
     expectNoCanary(await readFile(json, 'utf8'), 'apply JSON report');
 

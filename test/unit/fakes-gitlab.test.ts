@@ -3,6 +3,7 @@
 // against the documented API, not against the product.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeGitlab, type FakeGitlab } from '../fakes/gitlab.js';
+import { fakeRunnerJobs, type FakeRunnerJobs } from '../fakes/gitlabRunnerJobs.js';
 
 const ACCESS = 'glpat-test-access-token';
 const REGISTRATION = 'GR1348941-test-registration';
@@ -400,5 +401,112 @@ describe('call log', () => {
     const dump = JSON.stringify(gl.calls);
     expect(dump).not.toContain(token);
     expect(dump).not.toContain(ACCESS);
+  });
+});
+
+describe('access token scopes, enforced as GitLab does', () => {
+  const SCOPES = {
+    create: ['create_runner'],
+    manage: ['manage_runner'],
+    read: ['read_api'],
+    user: ['read_user'],
+  };
+  const tokens = {} as Record<keyof typeof SCOPES, string>;
+  beforeAll(() => {
+    for (const [k, scopes] of Object.entries(SCOPES)) tokens[k as keyof typeof SCOPES] = gl.addAccessToken(scopes);
+  });
+
+  const expectInsufficient = (res: Res, scope: string) => {
+    expect(res.status).toBe(403);
+    expect(res.json).toEqual({ error: 'insufficient_scope', error_description: 'The request requires higher privileges than provided by the access token.', scope });
+    expect(res.headers.get('www-authenticate')).toContain('error="insufficient_scope"');
+    expect(res.headers.get('content-type')).toBe('application/json');
+  };
+
+  it('create_runner creates a runner, and nothing else', async () => {
+    const res = await req('POST', '/api/v4/user/runners', { auth: tokens.create, json: { runner_type: 'instance_type', description: 'c' } });
+    expect(res.status).toBe(201);
+    const id = res.json.id;
+    expectInsufficient(await req('GET', `/api/v4/runners/${id}`, { auth: tokens.create }), 'api read_api manage_runner');
+    expectInsufficient(await req('PUT', `/api/v4/runners/${id}`, { auth: tokens.create, json: { paused: true } }), 'api manage_runner');
+    expectInsufficient(await req('DELETE', `/api/v4/runners/${id}`, { auth: tokens.create }), 'api manage_runner');
+    expectInsufficient(await req('GET', '/api/v4/runners/all', { auth: tokens.create }), 'api read_api manage_runner');
+    expect(gl.runners.get(id)).toMatchObject({ paused: false });
+  });
+
+  it('manage_runner reads, updates and deletes by id, but cannot create', async () => {
+    expectInsufficient(await req('POST', '/api/v4/user/runners', { auth: tokens.manage, json: { runner_type: 'instance_type' } }), 'api create_runner');
+    const { id } = await create();
+    expect((await req('GET', `/api/v4/runners/${id}`, { auth: tokens.manage })).status).toBe(200);
+    expect((await req('PUT', `/api/v4/runners/${id}`, { auth: tokens.manage, json: { paused: true } })).status).toBe(200);
+    expect((await req('GET', '/api/v4/runners/all', { auth: tokens.manage })).status).toBe(200);
+    expect((await req('DELETE', `/api/v4/runners/${id}`, { auth: tokens.manage })).status).toBe(204);
+  });
+
+  it('read_api reads but never writes; a token of other scopes gets 403 everywhere; api does all', async () => {
+    const { id } = await create();
+    expect((await req('GET', `/api/v4/runners/${id}`, { auth: tokens.read })).status).toBe(200);
+    expectInsufficient(await req('PUT', `/api/v4/runners/${id}`, { auth: tokens.read, json: { paused: true } }), 'api manage_runner');
+    expectInsufficient(await req('GET', `/api/v4/runners/${id}`, { auth: tokens.user }), 'api read_api manage_runner');
+    expect((await req('PUT', `/api/v4/runners/${id}`, { json: { paused: true } })).status).toBe(200); // the main token: api
+  });
+
+  it('runner-token endpoints need no access token at all; an unknown access token is 401, not 403', async () => {
+    const { token } = await create();
+    expect((await req('POST', '/api/v4/runners/verify', { auth: null, json: { token } })).status).toBe(200);
+    expect((await req('GET', '/api/v4/runners/all', { auth: 'glpat-unknown' })).status).toBe(401);
+  });
+
+  it('startFakeGitlab({ accessTokenScopes }) sets the scopes of the main token', async () => {
+    const other = await startFakeGitlab({ accessToken: 'glpat-only-create', accessTokenScopes: ['create_runner'] });
+    try {
+      const res = await fetch(`${other.url}/api/v4/runners/all`, { headers: { 'PRIVATE-TOKEN': 'glpat-only-create' } });
+      expect(res.status).toBe(403);
+      expect(((await res.json()) as any).error).toBe('insufficient_scope');
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe('GET /api/v4/runners/:id/jobs (extension)', () => {
+  let withJobs: FakeGitlab;
+  let jobs: FakeRunnerJobs;
+  beforeAll(async () => {
+    jobs = fakeRunnerJobs();
+    withJobs = await startFakeGitlab({ accessToken: ACCESS, extensions: [jobs.extension] });
+  });
+  afterAll(async () => {
+    await withJobs.close();
+  });
+  const get = async (path: string, auth = ACCESS) => {
+    const res = await fetch(`${withJobs.url}${path}`, { headers: { 'PRIVATE-TOKEN': auth } });
+    return { status: res.status, headers: res.headers, json: (await res.json()) as any };
+  };
+
+  it('lists a runner jobs newest first, filtered by status; finish() ends one', async () => {
+    const created = await fetch(`${withJobs.url}/api/v4/user/runners`, { method: 'POST', headers: { 'PRIVATE-TOKEN': ACCESS, 'Content-Type': 'application/json' }, body: JSON.stringify({ runner_type: 'instance_type' }) });
+    const { id } = (await created.json()) as { id: number };
+    const a = jobs.add(id);
+    const b = jobs.add(id, { name: 'convert' });
+    jobs.add(id, { status: 'success' });
+    const running = await get(`/api/v4/runners/${id}/jobs?status=running`);
+    expect(running.status).toBe(200);
+    expect(running.json.map((j: any) => [j.id, j.name, j.status])).toEqual([
+      [b.id, 'convert', 'running'],
+      [a.id, 'download', 'running'],
+    ]);
+    expect(running.headers.get('x-total')).toBe('2');
+    expect(running.json[0]).toMatchObject({ project: { path_with_namespace: 'fetchers/fetcher' }, finished_at: null });
+    expect(running.json[0].runnerId).toBeUndefined();
+    jobs.finish(a.id);
+    expect((await get(`/api/v4/runners/${id}/jobs?status=running`)).json.map((j: any) => j.id)).toEqual([b.id]);
+    expect((await get(`/api/v4/runners/${id}/jobs`)).json).toHaveLength(3);
+    expect((await get(`/api/v4/runners/${id}/jobs?status=bogus`)).status).toBe(400);
+    expect((await get('/api/v4/runners/999/jobs')).status).toBe(404);
+    const manage = withJobs.addAccessToken(['manage_runner']);
+    expect((await get(`/api/v4/runners/${id}/jobs`, manage)).status).toBe(200);
+    const create = withJobs.addAccessToken(['create_runner']);
+    expect((await get(`/api/v4/runners/${id}/jobs`, create)).status).toBe(403);
   });
 });

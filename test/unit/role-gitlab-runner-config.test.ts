@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'smol-toml';
 import { redact, Secret } from '../../lib/secrets.js';
-import role, { PACKAGES, RESTART } from '../../roles/gitlab-runner/index.js';
+import role, { PACKAGES, RESTART, RESUME } from '../../roles/gitlab-runner/index.js';
 import { buildConfig, ConfigParseError, newCredentials, parseHostConfig, renderConfig, type Credentials } from '../../roles/gitlab-runner/config.js';
 import { parseTyped, TomlFloat, TomlRaw, toToml, tomlEqual } from '../../roles/gitlab-runner/toml.js';
 import { formatIssues, varsSchema, type GitlabRunnerVars } from '../../roles/gitlab-runner/vars.js';
@@ -275,16 +275,20 @@ describe('role tasks', () => {
     expect(ids).toEqual([
       'apt-keyring:/etc/apt/keyrings/runner_gitlab-runner.gpg',
       'file:/etc/apt/sources.list.d/runner_gitlab-runner.sources',
+      'gitlab-runner-drain:/etc/gitlab-runner/config.toml',
       'apt:gitlab-runner,gitlab-runner-helper-images',
       'directory:/etc/gitlab-runner',
+      'gitlab-runner-host:/etc/gitlab-runner/config.toml',
+      ...v.gitlab_runners.map((r) => `gitlab-runner:${r.name}`),
       'gitlab-runner-config:/etc/gitlab-runner/config.toml',
       'service:gitlab-runner.service',
     ]);
-    const apt = resources[2];
+    const byId = (id: string) => resources.find((r) => r.id === id)!;
+    const apt = byId('apt:gitlab-runner,gitlab-runner-helper-images');
     expect(apt.notify).toEqual([RESTART]);
     expect(apt.probe).toContain('gitlab-runner-helper-images');
-    expect(resources[4].notify).toEqual([]); // gitlab-runner reloads config.toml by itself
-    expect(out.handlers?.map((h) => h.name)).toEqual([RESTART]);
+    expect(byId('gitlab-runner-config:/etc/gitlab-runner/config.toml').notify).toEqual([]); // gitlab-runner reloads config.toml by itself
+    expect(out.handlers?.map((h) => h.name)).toEqual([RESTART, RESUME]);
     expect(PACKAGES).toEqual(['gitlab-runner', 'gitlab-runner-helper-images']);
     // The sources file points at the configured repository and the host's codename.
     const sources = resources[1];
@@ -299,7 +303,7 @@ describe('role tasks', () => {
   it('pins both packages to the same version, holds them and sets NO_DOCKER_PRUNE for apt', async () => {
     const out = await role.tasks({ host: 'mania', vars: vars({ gitlab_runner_version: '17.7.1' }), facts: { ...DEBIAN12_FACTS, os: { ...DEBIAN12_FACTS.os, codename: 'trixie' } } });
     const resources = flat(out);
-    const apt = resources[2];
+    const apt = resources.find((r) => r.id === 'apt:gitlab-runner,gitlab-runner-helper-images')!;
     const change = await apt.plan({ stdout: '---\n---\n10\n', code: 0 }, {} as any);
     expect(change?.summary).toBe('install gitlab-runner=17.7.1-1 gitlab-runner-helper-images=17.7.1-1, hold gitlab-runner gitlab-runner-helper-images');
     const scripts: string[] = [];
