@@ -12,7 +12,9 @@ let diffLib: typeof import('diff') | undefined;
 /** A unified diff with secret values masked on both sides before diffing. */
 export function unifiedDiff(d: TextDiff): string {
   diffLib ??= require('diff') as typeof import('diff');
-  const patch = diffLib.createTwoFilesPatch(`a${d.path}`, `b${d.path}`, redact(d.before), redact(d.after), undefined, undefined, { context: 3 });
+  // a/... b/... as git writes them, for host paths (/etc/x) and API objects (gitlab:runner/x) alike
+  const side = (p: string) => (d.path.startsWith('/') ? `${p}${d.path}` : `${p}/${d.path}`);
+  const patch = diffLib.createTwoFilesPatch(side('a'), side('b'), redact(d.before), redact(d.after), undefined, undefined, { context: 3 });
   // Drop the "Index:/====" header createTwoFilesPatch adds; keep ---/+++ and hunks.
   return patch.split('\n').filter((l) => !l.startsWith('Index: ') && !/^=+$/.test(l)).join('\n').trimEnd();
 }
