@@ -121,3 +121,16 @@ describe('the scaleway var', () => {
     expect(issues({ ...base, secret_key: undefined })[0]).toMatch(/^secret_key: no Scaleway secret key: set scaleway.secret_key/);
   });
 });
+
+describe('the production block of the README', () => {
+  it('loads and validates offline (secrets from the environment)', async () => {
+    const { loadInventory } = await import('../../lib/inventory/load.js');
+    const { validateRoleVars } = await import('../../lib/engine/validateVars.js');
+    const { scalewayFleetRole } = await import('../../roles/scaleway-fleet/index.js');
+    const path = new URL('./fixtures/scaleway-fleet-production-block.toml', import.meta.url).pathname;
+    const inv = await loadInventory(path, { env: { SCW_ACCESS_KEY: ACCESS, SCW_SECRET_KEY: SECRET }, warn: () => {} });
+    const { vars, problems } = validateRoleVars(scalewayFleetRole(), 'mania', inv.hosts.get('mania')!.vars);
+    expect(problems).toEqual([]);
+    expect(vars!.scaleway).toMatchObject({ projectId: P, zones: ['fr-par-1'], fleetCap: 5, maxDeletions: 3, graceMs: 3_600_000, prices: { ipMonth: 2.92 } });
+  });
+});

@@ -266,4 +266,3 @@ export function storeZone(z: string): string | undefined {
   return legacy[z];
 }
 
-export { serverKey };

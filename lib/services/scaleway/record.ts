@@ -24,23 +24,17 @@ export function nextLedgerEntries(plan: FleetPlan, deleted: Target[], now: Date)
   const gone = removedObjects(deleted);
   const stamp = now.toISOString();
   const next: LedgerEntries = structuredClone(plan.ledgerBefore);
+  // what is left after the run: servers, volumes and IPs of the zones read, minus the deleted
   const exists = new Set<string>();
-  const servers = new Map<string, { zone: string; server: FleetPlan['rows'][number]['server'] }>();
   for (const zone of plan.settings.zones) {
     const z = plan.api.zones[zone];
     if (!z) continue;
-    for (const s of z.servers) {
-      if (gone.has(s.id)) continue;
-      exists.add(s.id);
-      servers.set(s.id, { zone, server: s });
-    }
-    for (const v of z.volumes) if (!gone.has(v.id)) exists.add(v.id);
-    for (const ip of z.ips) if (!gone.has(ip.id)) exists.add(ip.id);
+    for (const x of [...z.servers, ...z.volumes, ...z.ips]) if (!gone.has(x.id)) exists.add(x.id);
   }
 
   for (const row of plan.rows) {
     const s = row.server;
-    if (!s || !servers.has(s.id) || !row.machine) continue;
+    if (!s || !exists.has(s.id) || !row.machine) continue;
     const key = serverKey(s.zone, s.id);
     const volumes = s.volumes.map((v) => v.id);
     const ips = s.flexibleIps.map((ip) => ip.id);
