@@ -87,7 +87,11 @@ beforeAll(async () => {
   process.env.SCW_API_URL = fake.url;
   process.env.SCW_CONFIG_PATH = join(tmp, 'no-scw-config.yaml');
   await sh(host.containerId, `rm -rf ${STORE}`);
-  await writeStore(fleet.store);
+  // a machine whose server was deleted by hand in the console: its store entry is stuck
+  const byHand = fake.addServer({ name: 'deleted-by-hand', project: fleet.busy.project });
+  fake.servers.delete(byHand.id);
+  await writeStore([...fleet.store, { name: machineName(9), serverId: byHand.id, zone: 'fr-par-1' }]);
+  await sh(host.containerId, `touch -d '3 hours ago' ${STORE}/machines/*/config.json`);
 });
 
 afterAll(async () => {
@@ -107,21 +111,22 @@ describe('playbooks/fleet.ts on mania', () => {
     expect(run.exitCode, run.output).toBe(0);
     expect(fake.writes()).toBe(0);
     expect(fake.inventory()).toEqual(before);
-    expect(await storeNames()).toEqual(fleet.store.map((m) => m.name).sort());
+    expect(await storeNames()).toEqual([...fleet.store.map((m) => m.name), machineName(9)].sort());
     expect(existsSync(ledgerPath)).toBe(false);
-    expect(changed(run)).toEqual([`scaleway-server:fr-par-1/${fleet.stopped.id}`, expect.stringMatching(/^scaleway-ledger:/)]);
+    expect(changed(run)).toEqual([`scaleway-server:fr-par-1/${fleet.stopped.id}`, `docker-machine-entry:${machineName(9)}`, expect.stringMatching(/^scaleway-ledger:/)]);
     expect(run.output).toMatch(new RegExp(`would\\s+mania \\[scaleway-fleet\\] scaleway-server:fr-par-1/${fleet.stopped.id}: delete stopped runner machine ${machineName(3)}`));
     expect(run.output).toContain('-reason: stopped');
     // the table: every class, costs, the warning about the mail server
     expect(run.table).toMatch(/^in store +runner-abcd1234x-fetch-1700000002 +scw-2 \w+ +nl-ams-1 +running/m);
     expect(run.table).toMatch(/^stopped +runner-abcd1234x-fetch-1700000003 .* stopped: would be deleted by this run$/m);
     expect(run.table).toMatch(/^stopped +runner-abcd1234x-fetch-1700000007 .* protected$/m);
-    expect(run.table).toMatch(/^no server +runner-abcd1234x-fetch-1700000008 .* stuck in removal, or in another project$/m);
+    expect(run.table).toMatch(/^no server +runner-abcd1234x-fetch-1700000008 .* is in project \S+: never touched$/m);
+    expect(run.table).toMatch(/^no server +runner-abcd1234x-fetch-1700000009 .* server gone: store entry would be removed by this run$/m);
     expect(run.table).toMatch(/^foreign +- +mail \w+ .* GP1-XS .* never touched$/m);
     expect(run.table).toMatch(/^foreign +- +runner-abcd1234x-fetch-1700000099 /m);
     expect(run.table).toMatch(/^Cost now: runner machines [\d.]+ €\/h \([\d.]+ €\/month\)/m);
     expect(run.table).toMatch(/WARNING: project \S+ holds 2 server\(s\) that are not runner machines \(mail, runner-abcd1234x-fetch-1700000099\)/);
-    expect(run.report!.hosts.mania.apiRequests).toBe(10);
+    expect(run.report!.hosts.mania.apiRequests).toBe(12); // 5 per zone, and a GET per store entry the listing did not show
     expect(run.report!.hosts.mania.remoteCommands).toBe(2);
   });
 
@@ -134,6 +139,7 @@ describe('playbooks/fleet.ts on mania', () => {
     for (const v of fleet.stopped.volumes) expect(fake.inventory().volumes).not.toContain(v);
     expect(fake.ips.has(fleet.stopped.ips[0])).toBe(false);
     expect(await storeNames()).not.toContain(machineName(3));
+    expect(await storeNames()).not.toContain(machineName(9));
     expect(fake.writes()).toBe(4);
     expect(JSON.parse(await readFile(ledgerPath, 'utf8')).hosts.mania).toBeDefined();
   });

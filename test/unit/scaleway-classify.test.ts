@@ -102,10 +102,23 @@ describe('classification: a runner machine only by evidence', () => {
     expect(plan.targets).toEqual([]);
   });
 
-  it('a store entry without a server in the zones is shown (stuck in removal), never deleted', () => {
+  it('a store entry without a server in the zones: removed only when its server is proven gone (404), and old enough', () => {
     const plan = classify(input({ servers: [], store: [inStore(9)] }));
-    expect(plan.rows).toMatchObject([{ class: 'ghost', machine: name(9), storeServerId: uuid(9) }]);
+    expect(plan.rows).toMatchObject([{ class: 'ghost', machine: name(9), storeServerId: uuid(9), stuck: true, action: 'none' }]);
     expect(plan.targets).toEqual([]);
+    const gone = classify({ ...input({ servers: [], store: [inStore(9), inStore(10), { ...inStore(11), modifiedAt: hoursAgo(0.1) }, inStore(12)], settings: { keep: [name(12)] } }), storeLookups: { [uuid(9)]: { status: 'gone' }, [uuid(10)]: { status: 'elsewhere', project: 'other' }, [uuid(11)]: { status: 'gone' }, [uuid(12)]: { status: 'gone' } } });
+    expect(gone.targets).toEqual([{ kind: 'store-entry', id: `docker-machine-entry:${name(9)}`, machine: name(9), zone: 'fr-par-1', serverId: uuid(9), cost: { hourly: 0, unpriced: [] } }]);
+    expect(gone.rows.map((r) => [r.machine, r.action, r.stuck])).toEqual([
+      [name(9), 'delete', true],
+      [name(10), 'none', false],
+      [name(11), 'kept', true],
+      [name(12), 'kept', true],
+    ]);
+    expect(gone.rows[1].note).toBe('server 00000000 is in project other: never touched');
+    // removing it takes it out of the runner's count
+    const small = { ...gone, runners: fleetRunners([{ name: 'autoscale', executor: 'docker+machine', limit: 3, machine: { MachineName: 'fetch-%s' } }]) };
+    expect(capProblems(small, [])).toHaveLength(2);
+    expect(capProblems(small, gone.targets)).toEqual([]);
   });
 });
 

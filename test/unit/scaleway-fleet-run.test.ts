@@ -2,7 +2,7 @@
 // temp directory read by the real scripts under /bin/sh, the API the
 // stand-in, driven by the real SDK. (test/integration/fleet.test.ts runs the
 // whole playbook over SSH against a test host.)
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -26,7 +26,10 @@ const ledger = () => join(dir, 'state', 'ledger.json');
 function writeStore(entries: Fleet['store']): void {
   for (const m of entries) {
     mkdirSync(join(store(), 'machines', m.name), { recursive: true });
-    writeFileSync(join(store(), 'machines', m.name, 'config.json'), storeConfigJson(m.name, m.serverId, m.zone));
+    const cfg = join(store(), 'machines', m.name, 'config.json');
+    writeFileSync(cfg, storeConfigJson(m.name, m.serverId, m.zone));
+    const written = new Date(Date.now() - 3 * 3_600_000);
+    utimesSync(cfg, written, written);
     writeFileSync(join(store(), 'machines', m.name, 'id_rsa'), 'PRIVATE KEY\n');
   }
 }
@@ -107,9 +110,11 @@ describe('scaleway-fleet through the engine', () => {
     expect(r.tasks.map((t) => t.resource)).toContain('scaleway-deletion:2');
     expect(tables).toHaveLength(1);
     expect(tables[0]).toMatch(/stopped: would be deleted by this run/);
-    // facts, then the store: two round trips; one API request per list (4 lists + server types) per zone
+    // facts, then the store: two round trips; one API request per list (4 lists + server types) per zone,
+    // and one GET for the store entry whose server is in another project
     expect(r.remoteCommands).toBe(2);
-    expect(r.apiRequests).toBe(10);
+    expect(r.apiRequests).toBe(11);
+    expect(tables[0]).toMatch(/^no server +runner-abcd1234x-fetch-1700000008 .* server \w+ is in project 9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a: never touched$/m);
   });
 
   it('apply: deletes like the CLI, records the ledger, and a second run changes nothing', async () => {
@@ -162,6 +167,21 @@ describe('scaleway-fleet through the engine', () => {
     expect(fake.blockVolumes.has(leaked.volumes[0])).toBe(false);
     expect(fake.ips.has(leaked.ips[0])).toBe(false);
     expect(fake.blockVolumes.has(stranger.id)).toBe(true);
+    expect(changed(await run(false))).toEqual([]);
+  });
+
+  it('a store entry whose server is gone (deleted by hand) is removed: it would fill the runner\'s limit forever', async () => {
+    const byHand = fake.addServer({ name: 'scw-40', project: PROJECT });
+    fake.servers.delete(byHand.id);
+    writeStore([{ name: machineName(40), serverId: byHand.id, zone: 'fr-par-1' }]);
+    const check = await run(true);
+    expect(changed(check)).toContain(`docker-machine-entry:${machineName(40)}`);
+    expect(check.tasks.find((t) => t.resource === `docker-machine-entry:${machineName(40)}`)!.summary).toMatch(/^remove docker-machine store entry .*: its server .* is gone/);
+    expect(storeNames()).toContain(machineName(40));
+    const r = await run(false);
+    expect(failed(r)).toEqual([]);
+    expect(storeNames()).not.toContain(machineName(40));
+    expect(storeNames()).toContain(machineName(8)); // its server is in another project: not ours
     expect(changed(await run(false))).toEqual([]);
   });
 

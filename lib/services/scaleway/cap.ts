@@ -8,15 +8,14 @@ import { removedObjects } from './record.js';
 
 export function capProblems(plan: FleetPlan, deleted: Target[]): string[] {
   const gone = removedObjects(deleted);
-  const left = (r: MachineRow) => !(r.server && gone.has(r.server.id));
+  const left = (r: MachineRow) => !(r.server && gone.has(r.server.id)) && !(r.class === 'ghost' && gone.has(`store:${r.machine}`));
   const problems: string[] = [];
 
   // Store entries of this host: a deleted stopped machine's entry is removed with it.
   const storeRows = plan.rows.filter((r) => (r.class === 'in-store' || r.class === 'stopped' || r.class === 'ghost') && left(r));
-  const stuck = (r: MachineRow) => r.class === 'stopped' || (r.class === 'ghost' && r.storeServerId !== undefined);
   for (const runner of plan.runners) {
     const mine = storeRows.filter((r) => r.runner === runner.name);
-    const stuckCount = mine.filter(stuck).length;
+    const stuckCount = mine.filter((r) => r.stuck).length;
     if (runner.limit === undefined || runner.limit < 1) continue;
     if (mine.length > runner.limit) problems.push(`runner ${runner.name}: ${mine.length} machines in the docker-machine store, over its limit of ${runner.limit}`);
     if (stuckCount >= runner.limit)

@@ -13,7 +13,7 @@ import type { FleetRunner } from './config.js';
 import { serverHourly, ipHourly, volumeHourly, sum, type Cost, type Prices } from './costs.js';
 import { entriesOf, serverKey, type LedgerEntries, type LedgerFile } from './ledger.js';
 import type { StoreMachine } from './machineStore.js';
-import type { ApiSnapshot, IpView, ServerView, VolumeView } from './snapshot.js';
+import type { ApiSnapshot, IpView, ServerView, StoreServerLookup, VolumeView } from './snapshot.js';
 import { formatAge } from './duration.js';
 
 export type MachineClass = 'in-store' | 'stopped' | 'orphan' | 'other-host' | 'foreign' | 'ghost';
@@ -37,6 +37,8 @@ export interface FleetInput {
   api: ApiSnapshot;
   store: StoreMachine[];
   ledger: LedgerFile;
+  /** for store entries whose server the listing did not show: gone (404) or in another project */
+  storeLookups?: Record<string, StoreServerLookup>;
   now: Date;
 }
 
@@ -49,6 +51,8 @@ export interface MachineRow {
   runner?: string;
   /** a ghost's Driver.ServerID (empty while the machine is being created) */
   storeServerId?: string;
+  /** a store entry gitlab-runner cannot remove: powered off, or its server gone */
+  stuck?: boolean;
   evidence: string[];
   action: Action;
   /** why (kept: which guard; deferred: the per-run limit; first sighting...) */
@@ -70,7 +74,9 @@ export interface LeakRow {
 export type Target =
   | { kind: 'server'; id: string; server: ServerView; machine?: string; inStore: boolean; reason: 'stopped' | 'orphan'; volumes: VolumeView[]; cost: Cost }
   | { kind: 'volume'; id: string; volume: VolumeView; machine: string; cost: Cost }
-  | { kind: 'ip'; id: string; ip: IpView; machine: string; cost: Cost };
+  | { kind: 'ip'; id: string; ip: IpView; machine: string; cost: Cost }
+  /** a store entry whose server is gone (404): stuck in removal, it fills the runner's limit */
+  | { kind: 'store-entry'; id: string; machine: string; zone: string; serverId: string; cost: Cost };
 
 export interface FleetPlan {
   host: string;
@@ -90,7 +96,7 @@ export interface FleetPlan {
   now: Date;
 }
 
-export function targetId(t: Pick<Target, 'kind'> & { zone: string; objectId: string }): string {
+export function targetId(t: { kind: 'server' | 'volume' | 'ip'; zone: string; objectId: string }): string {
   return `scaleway-${t.kind}:${t.zone}/${t.objectId}`;
 }
 
@@ -139,7 +145,7 @@ export function classify(input: FleetInput): FleetPlan {
         evidence.push(`ledger of ${other.host}`);
       } else cls = 'foreign';
       const machine = inStore?.name ?? recorded?.machine ?? markerName ?? other?.machine;
-      const row: MachineRow = { class: cls, server: s, machine, runner: runnerOf(machine), evidence, action: 'none', note: '', cost: serverHourly(s, z, settings.prices) };
+      const row: MachineRow = { class: cls, server: s, machine, runner: runnerOf(machine), stuck: cls === 'stopped', evidence, action: 'none', note: '', cost: serverHourly(s, z, settings.prices) };
       rows.push(row);
       if (cls === 'foreign') row.note = 'not a runner machine: never touched';
       if (cls === 'other-host') row.note = `runner machine of ${other!.host}: left to its runs`;
@@ -166,16 +172,30 @@ export function classify(input: FleetInput): FleetPlan {
   // Store entries without a server in the project's zones.
   for (const m of store) {
     if (m.serverId && allServers.has(m.serverId)) continue;
-    rows.push({
+    const lookup = m.serverId ? input.storeLookups?.[m.serverId] : undefined;
+    const row: MachineRow = {
       class: 'ghost',
       machine: m.name,
       runner: runnerOf(m.name),
       storeServerId: m.serverId || undefined,
+      stuck: Boolean(m.serverId) && lookup?.status !== 'elsewhere',
       evidence: ['store'],
       action: 'none',
-      note: m.serverId ? `no server ${m.serverId.slice(0, 8)} in the project's zones: stuck in removal, or in another project` : 'no server id yet (being created)',
+      note: !m.serverId
+        ? 'no server id yet (being created)'
+        : lookup?.status === 'gone'
+          ? `server ${m.serverId.slice(0, 8)} is gone, the store entry is stuck in removal`
+          : lookup?.status === 'elsewhere'
+            ? `server ${m.serverId.slice(0, 8)} is in project ${lookup.project}: never touched`
+            : `no server ${m.serverId.slice(0, 8)} in the project's zones`,
       cost: { hourly: 0, unpriced: [] },
-    });
+    };
+    rows.push(row);
+    if (lookup?.status !== 'gone') continue;
+    const zone = storeZone(m.zone);
+    if (kept(m.name, m.serverId)) Object.assign(row, { action: 'kept', note: `${row.note}; in the keep-list` });
+    else if (ageOf(m.modifiedAt) < settings.graceMs) Object.assign(row, { action: 'kept', note: `${row.note}; changed less than the grace period ago` });
+    else if (zone) candidates.push({ target: { kind: 'store-entry', id: `docker-machine-entry:${m.name}`, machine: m.name, zone, serverId: m.serverId, cost: row.cost }, row });
   }
 
   // Volumes and IPs that runner machines of this host left behind: recorded with a server that is gone.
@@ -211,7 +231,7 @@ export function classify(input: FleetInput): FleetPlan {
   }
 
   // Stopped machines first (they block the runner's limit), then orphans, then leaks; oldest first.
-  const rank = (t: Target) => (t.kind === 'server' ? (t.reason === 'stopped' ? 0 : 1) : 2);
+  const rank = (t: Target) => (t.kind === 'server' ? (t.reason === 'stopped' ? 0 : 2) : t.kind === 'store-entry' ? 1 : 3);
   const created = (t: Target) => (t.kind === 'server' ? t.server.createdAt : t.kind === 'volume' ? t.volume.createdAt : new Date(0)).getTime();
   candidates.sort((a, b) => rank(a.target) - rank(b.target) || created(a.target) - created(b.target));
   const targets: Target[] = [];
@@ -220,7 +240,7 @@ export function classify(input: FleetInput): FleetPlan {
     if (targets.length < settings.maxDeletions) {
       targets.push(c.target);
       c.row.action = 'delete';
-      c.row.note = c.target.kind === 'server' ? `${c.target.reason}: deleted by this run` : 'leaked: deleted by this run';
+      c.row.note = c.target.kind === 'server' ? `${c.target.reason}: deleted by this run` : c.target.kind === 'store-entry' ? `${c.row.note}: entry removed by this run` : 'leaked: deleted by this run';
     } else {
       deferred.push(c.target);
       c.row.action = 'deferred';

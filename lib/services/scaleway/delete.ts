@@ -152,3 +152,14 @@ export async function deleteLeakedIp(apis: ScalewayApis, zone: string, id: strin
   if (ip.server) throw new Error(`refusing to delete flexible IP ${ip.address}: it is attached to server ${ip.server.id} again`);
   return gone(`deleting flexible IP ${ip.address}`, () => apis.instance.deleteIp({ zone, ip: id }));
 }
+
+/** Whether a server exists (in any project the key can see). */
+export async function serverExists(apis: ScalewayApis, zone: string, serverId: string): Promise<boolean> {
+  try {
+    await apis.instance.getServer({ zone, serverId });
+    return true;
+  } catch (e) {
+    if (isNotFound(e)) return false;
+    throw new Error(`Scaleway: reading server ${serverId} in ${zone} failed: ${describeError(e)}`, { cause: e });
+  }
+}

@@ -7,7 +7,7 @@
 import type { FleetPlan, Target } from './classify.js';
 import { serverKey, type LedgerEntries } from './ledger.js';
 
-/** Ids of the servers, volumes and IPs that `deleted` targets remove. */
+/** Ids of the servers, volumes and IPs that `deleted` targets remove (and `store:<name>` for store entries). */
 export function removedObjects(targets: Target[]): Set<string> {
   const out = new Set<string>();
   for (const t of targets) {
@@ -15,7 +15,8 @@ export function removedObjects(targets: Target[]): Set<string> {
       out.add(t.server.id);
       t.server.volumes.forEach((v) => out.add(v.id));
       t.server.flexibleIps.forEach((ip) => out.add(ip.id));
-    } else out.add(t.kind === 'volume' ? t.volume.id : t.ip.id);
+    } else if (t.kind === 'store-entry') out.add(`store:${t.machine}`);
+    else out.add(t.kind === 'volume' ? t.volume.id : t.ip.id);
   }
   return out;
 }

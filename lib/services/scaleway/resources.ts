@@ -3,7 +3,7 @@
 //   scaleway-fleet:<project>     reads the store, the ledger and the API once
 //                                per run; prints the table; never a change
 //   scaleway-<kind>:<zone>/<id>  one per deletion this run makes (at most
-//                                max_deletions): a diff of the object -> absent
+//   docker-machine-entry:<name>  max_deletions): a diff of the object -> absent
 //   scaleway-ledger:<project>    what this apply run records for later runs
 //   scaleway-cap:<project>       fails the host when the fleet is over its
 //                                bounds after the cleanup; last, so a cap
@@ -16,16 +16,16 @@
 import type { ApiResource, Change, HostContext, RunContext } from '../../engine/types.js';
 import { objectDiff, stableJson } from '../../report/objectText.js';
 import { capProblems } from './cap.js';
-import { classify, type FleetPlan, type Target } from './classify.js';
+import { classify, storeZone, type FleetPlan, type Target } from './classify.js';
 import { scalewayApis, type ScalewayApis } from './client.js';
 import type { FleetConfig, FleetRunner } from './config.js';
 import { HOURS_PER_MONTH } from './costs.js';
-import { deleteLeakedIp, deleteLeakedVolume, deleteServerLikeCli } from './delete.js';
+import { deleteLeakedIp, deleteLeakedVolume, deleteServerLikeCli, serverExists } from './delete.js';
 import { formatAge } from './duration.js';
 import { entriesOf, readLedger, writeLedgerEntries, type LedgerEntries } from './ledger.js';
 import { readMachineStore, removeStoreEntry } from './machineStore.js';
 import { nextLedgerEntries } from './record.js';
-import { readApiSnapshot } from './snapshot.js';
+import { lookUpStoreServers, readApiSnapshot } from './snapshot.js';
 import { fleetTable } from './table.js';
 
 export interface FleetResourceOptions {
@@ -65,7 +65,13 @@ function fleetRun(ctx: RunContext, o: FleetResourceOptions): Promise<FleetRun> {
       const c = o.config;
       const apis = scalewayApis(c.credentials, { check: ctx.check, count: (n) => ctx.countApiRequests(n), log: ctx.log, timeoutMs: c.requestTimeoutMs });
       const [store, ledger, api] = await Promise.all([readMachineStore(h.remote, c.machineStore), readLedger(c.ledgerPath), readApiSnapshot(apis, c.projectId, c.zones, o.pageSize)]);
-      const plan = classify({ host: o.host, settings: c, runners: o.runners, api, store, ledger, now: (o.now ?? (() => new Date()))() });
+      const listed = new Set(Object.values(api.zones).flatMap((z) => z.servers.map((s) => s.id)));
+      const unlisted = store.flatMap((m) => {
+        const zone = storeZone(m.zone);
+        return m.serverId && !listed.has(m.serverId) && zone && c.zones.includes(zone) ? [{ zone, serverId: m.serverId }] : [];
+      });
+      const storeLookups = await lookUpStoreServers(apis, unlisted);
+      const plan = classify({ host: o.host, settings: c, runners: o.runners, api, store, ledger, storeLookups, now: (o.now ?? (() => new Date()))() });
       return { plan, apis, deleted: [], printed: false };
     })();
     h.state.set(STATE_KEY, run);
@@ -119,6 +125,7 @@ function describe(t: Target, now: Date): Record<string, unknown> {
       eur_per_month: month(t.cost.hourly),
     };
   }
+  if (t.kind === 'store-entry') return { docker_machine_store_entry: t.machine, server_id: t.serverId, server: 'gone (404)', zone: t.zone };
   if (t.kind === 'volume') {
     const v = t.volume;
     return { name: v.name, machine: t.machine, type: v.type, api: v.api, project: v.project, size_gb: Math.round(v.sizeBytes / 1e9), created: v.createdAt.toISOString(), attached_to: null, eur_per_month: month(t.cost.hourly) };
@@ -137,6 +144,7 @@ function summaryOf(t: Target): string {
     ];
     return `delete ${t.reason} runner machine ${t.machine ?? s.name} (server ${s.name}, ${s.commercialType}, ${s.state}) with ${parts.join(', ') || 'nothing else'}; ${saves}`;
   }
+  if (t.kind === 'store-entry') return `remove docker-machine store entry ${t.machine}: its server ${t.serverId} is gone, the entry fills the runner's limit`;
   if (t.kind === 'volume') return `delete leaked ${t.volume.type} volume ${t.volume.name} (${Math.round(t.volume.sizeBytes / 1e9)} GB) of gone runner machine ${t.machine}; ${saves}`;
   return `delete leaked flexible IP ${t.ip.address} of gone runner machine ${t.machine}; ${saves}`;
 }
@@ -170,6 +178,9 @@ function deletionSlot(o: FleetResourceOptions, n: number): ApiResource<SlotState
         if (!done.server) ctx.log(`server ${t.server.id} was already gone`);
         // gitlab-runner counts store entries toward its limit, and forgets a machine whose entry is gone.
         if (t.inStore && t.machine) await removeStoreEntry(hostContext(ctx).remote, o.config.machineStore, t.machine);
+      } else if (t.kind === 'store-entry') {
+        if (await serverExists(run.apis, t.zone, t.serverId)) throw new Error(`refusing to remove store entry ${t.machine}: its server ${t.serverId} exists again`);
+        await removeStoreEntry(hostContext(ctx).remote, o.config.machineStore, t.machine);
       } else if (t.kind === 'volume') {
         if (!(await deleteLeakedVolume(run.apis, t.volume.zone, t.volume.id, t.volume.api, opts))) ctx.log(`volume ${t.volume.id} was already gone`);
       } else if (!(await deleteLeakedIp(run.apis, t.ip.zone, t.ip.id, opts))) ctx.log(`flexible IP ${t.ip.address} was already gone`);

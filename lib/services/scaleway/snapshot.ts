@@ -4,7 +4,7 @@
 // so classification and costs are pure functions of it.
 import type { Instancev1 } from '@scaleway/sdk-instance';
 import type { Blockv1 } from '@scaleway/sdk-block';
-import { describeError, type ScalewayApis } from './client.js';
+import { describeError, isNotFound, type ScalewayApis } from './client.js';
 
 export interface ServerView {
   zone: string;
@@ -143,4 +143,28 @@ export async function readZone(apis: ScalewayApis, project: string, zone: string
 export async function readApiSnapshot(apis: ScalewayApis, project: string, zones: string[], pageSize = PAGE): Promise<ApiSnapshot> {
   const read = await Promise.all(zones.map((z) => readZone(apis, project, z, pageSize)));
   return { project, zones: Object.fromEntries(zones.map((z, i) => [z, read[i]])) };
+}
+
+/** Where the server of a store entry is, when the project's listing did not show it. */
+export type StoreServerLookup = { status: 'gone' } | { status: 'elsewhere'; project: string };
+
+/**
+ * One GET per store entry whose server the listing did not show (normally
+ * none): a 404 proves the server is gone and the entry stuck in removal;
+ * found, it is in another project (never ours to touch).
+ */
+export async function lookUpStoreServers(apis: ScalewayApis, entries: Array<{ zone: string; serverId: string }>): Promise<Record<string, StoreServerLookup>> {
+  const out: Record<string, StoreServerLookup> = {};
+  await Promise.all(
+    entries.map(async ({ zone, serverId }) => {
+      try {
+        const s = (await apis.instance.getServer({ zone, serverId })).server;
+        out[serverId] = { status: 'elsewhere', project: s?.project ?? 'unknown' };
+      } catch (e) {
+        if (isNotFound(e)) out[serverId] = { status: 'gone' };
+        else throw new Error(`Scaleway: reading server ${serverId} of a store entry in ${zone} failed: ${describeError(e)}`, { cause: e });
+      }
+    }),
+  );
+  return out;
 }

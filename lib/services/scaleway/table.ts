@@ -38,7 +38,7 @@ export function fleetTable(plan: FleetPlan, mode: 'check' | 'apply'): string {
     r.server?.commercialType ?? '-',
     r.server ? (r.cost.hourly * HOURS_PER_MONTH).toFixed(2) : '-',
     r.evidence.join('+') || '-',
-    r.action === 'delete' ? `${r.class === 'stopped' ? 'stopped' : 'orphan'}: ${when} by this run` : r.note || '-',
+    r.action === 'delete' ? (r.class === 'ghost' ? `server gone: store entry ${mode === 'check' ? 'would be removed' : 'removed'} by this run` : `${r.class}: ${when} by this run`) : r.note || '-',
   ]);
   out.push(...grid(['CLASS', 'MACHINE', 'SERVER', 'ZONE', 'STATE', 'AGE', 'TYPE', '€/MONTH', 'EVIDENCE', 'ACTION'], rows));
   if (plan.leaks.length) {
