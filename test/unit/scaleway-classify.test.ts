@@ -289,6 +289,13 @@ describe('the cap, as things stand after the cleanup', () => {
     expect(capProblems(one, [])).toEqual([`project ${P} holds 3 runner servers, over the fleet cap of 1`, '1 powered-off runner servers fill the fleet cap of 1']);
   });
 
+  it("warns when the runners' limits allow more machines than the fleet cap", () => {
+    expect(classify(input({ servers: [], settings: { fleetCap: 4 } })).warnings).toEqual([
+      "the runners' limits on mania add up to 5 machines, over the fleet cap of 4: gitlab-runner's limit is what bounds the fleet, lower it",
+    ]);
+    expect(classify(input({ servers: [], settings: { fleetCap: 5 } })).warnings).toEqual([]);
+  });
+
   it('machine names are matched to runners by their MachineName', () => {
     const [r] = fleetRunners([{ name: 'x', executor: 'docker+machine', limit: 2, machine: { MachineName: 'fetch-%s-big' } }]);
     expect(r.pattern.test('runner-t1_abc-de-fetch-1700000000-big')).toBe(true);

@@ -254,6 +254,9 @@ export function classify(input: FleetInput): FleetPlan {
       `project ${settings.projectId} holds ${foreign.length} server(s) that are not runner machines (${foreign.map((r) => r.server!.name).join(', ')}): ` +
         'give the runners a project of their own, with an API key scoped to it (see the README)',
     );
+  const limits = input.runners.reduce((a, r) => a + (r.limit ?? 0), 0);
+  if (settings.fleetCap !== undefined && limits > settings.fleetCap)
+    warnings.push(`the runners' limits on ${host} add up to ${limits} machines, over the fleet cap of ${settings.fleetCap}: gitlab-runner's limit is what bounds the fleet, lower it`);
   for (const m of store) {
     const zone = storeZone(m.zone);
     if (zone && !settings.zones.includes(zone)) warnings.push(`store machine ${m.name} is in zone ${zone}, which scaleway.zones does not list: it is not read`);
