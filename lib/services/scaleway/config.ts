@@ -31,7 +31,8 @@ export function defaultLedgerPath(env: NodeJS.ProcessEnv = process.env): string 
 
 const raw = z.object({
   /** the Scaleway Project dedicated to runner machines: nothing outside it is read or touched */
-  project_id: z.string().regex(UUID, 'expected the UUID of the Scaleway Project that holds the runner machines'),
+  // May come from a secret (e.g. SCW_PROJECT_ID, beside the key scoped to it); an unresolved one (--render, --list-tasks) passes.
+  project_id: z.union([z.string(), secret]).refine((v) => (v instanceof Secret ? v.reveal() === '' || UUID.test(v.reveal()) : UUID.test(v)), 'expected the UUID of the Scaleway Project that holds the runner machines'),
   /** zones the runners create machines in */
   zones: z
     .array(z.string().refine((s) => INSTANCE_ZONES.includes(s), { message: `expected a Scaleway zone (${INSTANCE_ZONES.join(', ')})` }))
@@ -93,7 +94,7 @@ export const fleetConfigSchema = raw.transform((v, ctx): FleetConfig => {
   for (const p of problems) ctx.addIssue({ code: 'custom', path: [p.key], message: p.message });
   if (!credentials) return z.NEVER;
   return {
-    projectId: v.project_id.toLowerCase(),
+    projectId: (v.project_id instanceof Secret ? v.project_id.reveal() : v.project_id).toLowerCase(),
     zones: [...new Set(v.zones)],
     credentials,
     fleetCap: v.fleet_cap,
