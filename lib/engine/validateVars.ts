@@ -165,9 +165,14 @@ export function unreadVars(roles: Iterable<Role<any>>, hostVars: ReadonlyMap<str
   return [...byName].map(([name, hosts]) => ({ name, hosts, suggestion: didYouMean(name, [...read, ...Object.keys(elsewhere)]) }));
 }
 
-/** One warning line per unread var. */
+/**
+ * One warning line per unread var that looks like a misspelling of a var the
+ * playbook reads (`timzone` -> `timezone`). A var far from every name is most
+ * likely another playbook's (an inventory serves runner.ts, fleet.ts, docs.ts
+ * ...): warning about each of those on every run would bury the typos.
+ */
 export function unreadVarWarnings(file: string, playbook: string, unread: UnreadVar[]): string[] {
-  return unread.map(
+  return unread.filter((u) => u.suggestion).map(
     (u) =>
       `${file}: var ${u.name} (set for ${u.hosts.join(', ')}) is read by no role of playbook ${playbook}` +
       (u.suggestion ? `; did you mean "${u.suggestion}"?` : '; remove it, or check its spelling'),

@@ -45,8 +45,8 @@ describe('vars that no role of the playbook reads', () => {
     ]);
     expect(unreadVarWarnings('inventory/hosts.toml', 'runner', unread)).toEqual([
       'inventory/hosts.toml: var timzone (set for mania, eros) is read by no role of playbook runner; did you mean "timezone"?',
-      'inventory/hosts.toml: var eros_only (set for eros) is read by no role of playbook runner; remove it, or check its spelling',
     ]);
+    // eros_only is close to nothing a role reads: most likely another playbook's var, not warned about.
   });
 
   it('vars other playbooks read are not warned about', () => {
