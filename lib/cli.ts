@@ -11,6 +11,8 @@ export interface CliOptions {
   skipTags: string[];
   forks: number;
   json?: string;
+  /** connect to nothing; write what the run would write under DIR/<host>/ */
+  render?: string;
   listHosts: boolean;
   listTasks: boolean;
   acceptNewHostKeys: boolean;
@@ -33,6 +35,8 @@ export const USAGE = `usage: npx tsx playbooks/<playbook>.ts [options]
       --skip-tags TAGS      skip resources with these tags (comma list, repeatable)
   -f, --forks N             hosts in parallel (default ${DEFAULT_FORKS})
       --json PATH           write the machine-readable report to PATH
+      --render DIR          connect to nothing; write under DIR/<host>/ every file the
+                            run would write and the desired state of its API objects
       --list-hosts          print the selected hosts and exit, without connecting
       --list-tasks          print the tasks per host and exit, without connecting
       --accept-new-host-keys
@@ -54,6 +58,7 @@ const OPTIONS = {
   'skip-tags': { type: 'string', multiple: true },
   forks: { type: 'string', short: 'f' },
   json: { type: 'string' },
+  render: { type: 'string' },
   'list-hosts': { type: 'boolean' },
   'list-tasks': { type: 'boolean' },
   'accept-new-host-keys': { type: 'boolean' },
@@ -79,6 +84,7 @@ export function parseCli(argv: string[] = process.argv.slice(2)): CliOptions {
     skipTags: commaList(values['skip-tags']),
     forks: values.forks === undefined ? DEFAULT_FORKS : positiveInt('--forks', values.forks),
     json: nonEmpty('--json', values.json),
+    render: nonEmpty('--render', values.render),
     listHosts: values['list-hosts'] ?? false,
     listTasks: values['list-tasks'] ?? false,
     acceptNewHostKeys: values['accept-new-host-keys'] ?? false,

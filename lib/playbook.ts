@@ -14,10 +14,15 @@ import { ConsoleReporter } from './report/console.js';
 import { buildJsonReport, writeJsonReport, type JsonReport } from './report/json.js';
 import { redact } from './secrets.js';
 import { SshSession } from './transport/ssh.js';
+import { LocalSession } from './transport/local.js';
+import { renderPlans } from './render.js';
+
+/** The control machine's target name: `hosts: 'local'` in a play, `--limit local`. */
+export const LOCAL = 'local';
 
 export interface Play {
   name?: string;
-  /** host pattern, usually a group */
+  /** host pattern, usually a group; 'local' for the control machine (no SSH, the inventory's global vars) */
   hosts: string;
   roles: Role<any>[];
 }
@@ -73,10 +78,10 @@ export async function runPlaybook(def: PlaybookDef, argv: string[], io: Playbook
 }
 
 async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO): Promise<PlaybookOutcome> {
-  const listing = opts.listHosts || opts.listTasks;
+  const listing = opts.listHosts || opts.listTasks || Boolean(opts.render);
   const inv = await loadInventory(opts.inventory, { resolveSecrets: !listing });
-  const selected = selectHosts(inv, opts.limit);
-  const plans = planHosts(def, inv, selected);
+  const { selected, local } = selectTargets(def, inv, opts.limit);
+  const plans = planHosts(def, inv, selected, local);
 
   if (opts.listHosts) {
     for (const [host, roles] of plans) io.stdout(`${host}  (${roles.map((r) => r.role.name).join(', ') || 'no roles'})\n`);
@@ -84,6 +89,11 @@ async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO): Prom
   }
   if (opts.listTasks) {
     await listTasks(plans, inv, io);
+    return { exitCode: 0 };
+  }
+  if (opts.render) {
+    const written = await renderPlans(plans, (h) => assumedFacts(h, inv), opts.render);
+    for (const [host, n] of written) io.stdout(`${host}: ${n.files} file(s), ${n.api} API object(s), ${n.unrendered} resource(s) with nothing to render -> ${n.dir}\n`);
     return { exitCode: 0 };
   }
 
@@ -94,8 +104,8 @@ async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO): Prom
   const startupMs = Math.round(process.uptime() * 1000);
   const results = new Map<string, HostResult>();
   await forEachLimited(hosts, opts.forks, async (name) => {
-    const host = inv.hosts.get(name)!;
-    const result = await runHost(name, () => SshSession.open(connectOptions(host, opts)), plans.get(name)!, {
+    const connect = name === LOCAL && !inv.hosts.has(LOCAL) ? () => LocalSession.open() : () => SshSession.open(connectOptions(inv.hosts.get(name)!, opts));
+    const result = await runHost(name, connect, plans.get(name)!, {
       check: opts.check,
       wantDiff: opts.check || opts.diff || Boolean(opts.json),
       tags: opts.tags,
@@ -127,23 +137,39 @@ function connectOptions(host: InventoryHost, opts: CliOptions) {
   };
 }
 
-/** For each selected host, the roles of every play that includes it, with validated vars. */
-function planHosts(def: PlaybookDef, inv: Inventory, selected: string[]): Map<string, RoleRun[]> {
+/**
+ * The inventory hosts --limit selects, and whether the control machine is a
+ * target: it is when a play names 'local' and --limit is absent or names it.
+ */
+function selectTargets(def: PlaybookDef, inv: Inventory, limit: string | undefined): { selected: string[]; local: boolean } {
+  const wantsLocal = def.plays.some((p) => p.hosts === LOCAL) && !inv.hosts.has(LOCAL);
+  if (limit === undefined) return { selected: [...inv.hosts.keys()], local: wantsLocal };
+  const terms = limit.split(/[,:]/).map((t) => t.trim()).filter(Boolean);
+  const rest = terms.filter((t) => t !== LOCAL);
+  if (rest.length === terms.length || !wantsLocal) return { selected: selectHosts(inv, limit), local: false };
+  return { selected: rest.length ? selectHosts(inv, rest.join(',')) : [], local: true };
+}
+
+/** For each selected target, the roles of every play that includes it, with validated vars. */
+function planHosts(def: PlaybookDef, inv: Inventory, selected: string[], local: boolean): Map<string, RoleRun[]> {
   const plans = new Map<string, RoleRun[]>(selected.map((h) => [h, []]));
+  if (local) plans.set(LOCAL, []);
   const problems: string[] = [];
+  const localVars = inv.groups.get('all')?.vars ?? {};
   for (const play of def.plays) {
-    const members = new Set(hostsOfPlay(inv, play.hosts));
-    for (const name of selected) {
+    const isLocal = play.hosts === LOCAL && !inv.hosts.has(LOCAL);
+    const members = new Set(isLocal ? (local ? [LOCAL] : []) : hostsOfPlay(inv, play.hosts));
+    for (const name of plans.keys()) {
       if (!members.has(name)) continue;
       for (const role of play.roles) {
-        const { vars, problems: p } = validateRoleVars(role, name, inv.hosts.get(name)!.vars);
-        problems.push(...p.map((x) => `${inv.file}: host ${x.host}, role ${x.role}: ${x.message}`));
+        const { vars, problems: p } = validateRoleVars(role, name, name === LOCAL && isLocal ? localVars : inv.hosts.get(name)!.vars);
+        problems.push(...p.map((x) => `${inv.file}: ${x.host === LOCAL ? 'the control machine (local)' : `host ${x.host}`}, role ${x.role}: ${x.message}`));
         if (vars) plans.get(name)!.push({ role, vars });
       }
     }
   }
   if (problems.length) throw new UserError(`invalid vars:\n  ${problems.join('\n  ')}`);
-  if (![...plans.values()].some((r) => r.length)) throw new UserError(`no play of ${def.name} applies to the selected hosts (${selected.join(', ')})`);
+  if (![...plans.values()].some((r) => r.length)) throw new UserError(`no play of ${def.name} applies to the selected hosts (${[...plans.keys()].join(', ') || 'none'})`);
   return plans;
 }
 
@@ -160,12 +186,17 @@ const ASSUMED_FACTS: Facts = {
   loginUser: 'root',
 };
 
+/** The facts a target is assumed to have when nothing is contacted (--list-tasks, --render). */
+function assumedFacts(host: string, inv: Inventory): Facts {
+  return { ...ASSUMED_FACTS, hostname: host, loginUser: inv.hosts.get(host)?.user ?? 'root' };
+}
+
 async function listTasks(plans: Map<string, RoleRun[]>, inv: Inventory, io: PlaybookIO): Promise<void> {
   io.stdout('(facts assumed: Debian 12 amd64; nothing is contacted)\n');
   for (const [host, roles] of plans) {
     io.stdout(`${host}:\n`);
     for (const { role, vars } of roles) {
-      const out = await role.tasks({ host, vars, facts: { ...ASSUMED_FACTS, hostname: host, loginUser: inv.hosts.get(host)!.user } });
+      const out = await role.tasks({ host, vars, facts: assumedFacts(host, inv) });
       for (const r of resourcesOf(out))
         io.stdout(`  [${role.name}] ${r.id}${r.tags.length ? `  tags: ${[role.name, ...r.tags].join(',')}` : ''}\n`);
       for (const h of out.handlers ?? []) io.stdout(`  [${role.name}] handler:${h.name}\n`);

@@ -36,6 +36,7 @@ export function file(opts: FileOptions): Resource {
   return {
     ...base('file', opts.path, opts),
     probe: regularFileProbe(opts.path),
+    render: () => ({ files: [{ path: opts.path, content, mode: want.mode }] }),
     async plan(current: ProbeResult, ctx: HostContext): Promise<Change | null> {
       const { st, sha: haveSha } = parseRegularFile(current.stdout, opts.path);
       const contentChanged = !st || haveSha !== sha;

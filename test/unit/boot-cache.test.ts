@@ -1,0 +1,65 @@
+// The fast start (lib/boot.mjs) runs a cached bundle of a playbook: it must
+// never run stale code. Edit a role's source between two runs, and the second
+// run shows the new behaviour; a new module imported by an edited file is
+// picked up too.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const REPO = resolve(import.meta.dirname, '..', '..');
+let root: string;
+
+const role = (label: string, extraImport = '') => `${extraImport}
+import { defineRole } from '../../lib/engine/types.js';
+import { file } from '../../lib/resources/index.js';
+export default defineRole({ name: 'echo', tasks: () => ({ resources: [file({ path: '/tmp/${label}', content: 'x' })] }) });
+`;
+
+function run(): string {
+  return execFileSync(process.execPath, ['--import', './lib/boot.mjs', 'playbooks/echo.ts', '-i', 'inv.toml', '--list-tasks'], { cwd: root, encoding: 'utf8', env: { ...process.env, RIGGER_CACHE_DIR: join(root, 'cache') } });
+}
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'rigger-boot-'));
+  for (const d of ['lib', 'roles', 'package.json', 'tsconfig.json', 'playbooks/site.ts']) cpSync(join(REPO, d), join(root, d), { recursive: true });
+  symlinkSync(join(REPO, 'node_modules'), join(root, 'node_modules'));
+  writeFileSync(join(root, 'inv.toml'), '[hosts]\nweb = { host = "127.0.0.1" }\n');
+  writeFileSync(
+    join(root, 'playbooks', 'echo.ts'),
+    `import { playbook } from '../lib/playbook.js';\nimport echo from '../roles/echo/index.js';\nexport default playbook({ name: 'echo', plays: [{ hosts: 'all', roles: [echo] }] }, import.meta.url);\n`,
+  );
+  mkdirSync(join(root, 'roles', 'echo'));
+  writeFileSync(join(root, 'roles', 'echo', 'index.ts'), role('first-version'));
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('the cached bundle of a playbook', () => {
+  it('is built on the first run and reused', () => {
+    expect(run()).toContain('file:/tmp/first-version');
+    expect(run()).toContain('file:/tmp/first-version');
+  });
+
+  it('is rebuilt when a role changes: the new behaviour is what runs', () => {
+    writeFileSync(join(root, 'roles', 'echo', 'index.ts'), role('second-version'));
+    const out = run();
+    expect(out).toContain('file:/tmp/second-version');
+    expect(out).not.toContain('first-version');
+  });
+
+  it('follows a new module that an edited file starts to import', () => {
+    writeFileSync(join(root, 'roles', 'echo', 'label.ts'), `export const LABEL = 'from-a-new-module';\n`);
+    const src = role('third', `import { LABEL } from './label.js';`).replace("'/tmp/third'", '`/tmp/${LABEL}`');
+    writeFileSync(join(root, 'roles', 'echo', 'index.ts'), src);
+    expect(run()).toContain('file:/tmp/from-a-new-module');
+    writeFileSync(join(root, 'roles', 'echo', 'label.ts'), `export const LABEL = 'edited-module';\n`);
+    expect(run()).toContain('file:/tmp/edited-module');
+  });
+
+  it('keeps each module its own import.meta.url (roles find their files)', () => {
+    expect(readFileSync(join(root, 'lib', 'boot.mjs'), 'utf8')).toContain('own-import-meta-url');
+    const out = execFileSync(process.execPath, ['--import', './lib/boot.mjs', 'playbooks/site.ts', '-i', 'inv.toml', '--list-tasks'], { cwd: root, encoding: 'utf8', env: { ...process.env, RIGGER_CACHE_DIR: join(root, 'cache') } });
+    expect(out).toContain('template:/etc/ssh/sshd_config.d/');
+  });
+});
