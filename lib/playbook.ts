@@ -2,7 +2,7 @@
 // by --forks) each host's plays -> console recap, JSON report, exit code.
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { parseCli, USAGE, type CliOptions } from './cli.js';
+import { parseCli, usage, type CliOptions, type PlaybookFlags, type PlaybookFlagValues } from './cli.js';
 import { isUserError, UserError } from './errors.js';
 import { loadInventory, type Inventory, type InventoryHost } from './inventory/load.js';
 import { hostsOfPlay, selectHosts } from './inventory/patterns.js';
@@ -29,8 +29,13 @@ export interface Play {
 
 export interface PlaybookDef {
   name: string;
-  plays: Play[];
+  /** the plays; or made from the values of the playbook's own `flags` */
+  plays: Play[] | ((flags: PlaybookFlagValues) => Play[]);
+  /** flags only this playbook has (parsed with the common ones, shown in --help) */
+  flags?: PlaybookFlags;
 }
+
+type ResolvedPlaybook = PlaybookDef & { plays: Play[] };
 
 export interface PlaybookIO {
   stdout: (text: string) => void;
@@ -63,12 +68,13 @@ export function playbook(def: PlaybookDef, moduleUrl: string): PlaybookDef {
 export async function runPlaybook(def: PlaybookDef, argv: string[], io: PlaybookIO = defaultIO()): Promise<PlaybookOutcome> {
   let opts: CliOptions | undefined;
   try {
-    opts = parseCli(argv);
+    opts = parseCli(argv, def.flags);
     if (opts.help) {
-      io.stdout(USAGE);
+      io.stdout(usage(def.flags));
       return { exitCode: 0 };
     }
-    return await execute(def, opts, io);
+    const plays = typeof def.plays === 'function' ? def.plays(opts.flags ?? {}) : def.plays;
+    return await execute({ ...def, plays }, opts, io);
   } catch (e: any) {
     const message = redact(e?.message ?? String(e));
     io.stderr(`error: ${message}\n`);
@@ -77,7 +83,7 @@ export async function runPlaybook(def: PlaybookDef, argv: string[], io: Playbook
   }
 }
 
-async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO): Promise<PlaybookOutcome> {
+async function execute(def: ResolvedPlaybook, opts: CliOptions, io: PlaybookIO): Promise<PlaybookOutcome> {
   const listing = opts.listHosts || opts.listTasks || Boolean(opts.render);
   const inv = await loadInventory(opts.inventory, { resolveSecrets: !listing });
   const { selected, local } = selectTargets(def, inv, opts.limit);
@@ -141,7 +147,7 @@ function connectOptions(host: InventoryHost, opts: CliOptions) {
  * The inventory hosts --limit selects, and whether the control machine is a
  * target: it is when a play names 'local' and --limit is absent or names it.
  */
-function selectTargets(def: PlaybookDef, inv: Inventory, limit: string | undefined): { selected: string[]; local: boolean } {
+function selectTargets(def: ResolvedPlaybook, inv: Inventory, limit: string | undefined): { selected: string[]; local: boolean } {
   const wantsLocal = def.plays.some((p) => p.hosts === LOCAL) && !inv.hosts.has(LOCAL);
   if (limit === undefined) return { selected: [...inv.hosts.keys()], local: wantsLocal };
   const terms = limit.split(/[,:]/).map((t) => t.trim()).filter(Boolean);
@@ -151,7 +157,7 @@ function selectTargets(def: PlaybookDef, inv: Inventory, limit: string | undefin
 }
 
 /** For each selected target, the roles of every play that includes it, with validated vars. */
-function planHosts(def: PlaybookDef, inv: Inventory, selected: string[], local: boolean): Map<string, RoleRun[]> {
+function planHosts(def: ResolvedPlaybook, inv: Inventory, selected: string[], local: boolean): Map<string, RoleRun[]> {
   const plans = new Map<string, RoleRun[]>(selected.map((h) => [h, []]));
   if (local) plans.set(LOCAL, []);
   const problems: string[] = [];
