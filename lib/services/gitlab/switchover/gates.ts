@@ -44,7 +44,7 @@ const hasAny = (tags: string[], any: string[]) => tags.some((t) => any.includes(
 export type TrialMode = 'forward' | 'rollback';
 
 export function describeTrialGate(w: Switchover, mode: TrialMode): string {
-  return `gate: a pipeline of ${w.v.trial_fetcher} running its ${mode === 'rollback' ? 'restored' : 'new'} ${w.v.ci_file} succeeds, each job on a runner that has all its tags${mode === 'forward' ? ' (not the retired runner)' : ''}`;
+  return `a pipeline of ${w.v.trial_fetcher} running its ${mode === 'rollback' ? 'restored' : 'new'} ${w.v.ci_file} succeeds, each job on a runner that has all its tags${mode === 'forward' ? ' (not the retired runner)' : ''}`;
 }
 
 type PipelineState = { kind: 'none'; why: string } | { kind: 'running'; pipeline: GitlabPipeline } | { kind: 'done'; check: GateCheck };
@@ -119,7 +119,7 @@ export async function awaitTrialGate(w: Switchover, mode: TrialMode, o: { afterC
 // ---------- after step 2: no job of the group stuck ----------
 
 export function describeStuckGate(w: Switchover): string {
-  return `gate: no pending job of ${w.v.fetchers_group} lacks an online runner with all its tags`;
+  return `no pending job of ${w.v.fetchers_group} lacks an online runner with all its tags`;
 }
 
 export interface RunnerOverride {
@@ -154,7 +154,7 @@ export async function checkStuckGate(w: Switchover, o: RunnerOverride = {}): Pro
 // ---------- before step 4: nothing needs the old tags ----------
 
 export function describeOldTagsGate(w: Switchover): string {
-  return `gate: no pending or running job needs ${w.oldTags.join(', ')}`;
+  return `no pending or running job needs ${w.oldTags.join(', ')}`;
 }
 
 /** Pending and running jobs of the group, and running jobs of the static and retired runners, that have an old tag. */
@@ -192,7 +192,8 @@ export async function unservedTagSets(w: Switchover, sets: string[][], o: Runner
 
 export function describeRetireGate(w: Switchover): string {
   const keep = w.v.keep_served.map((s) => `[${tagText(s)}]`).join(', ');
-  return `gate: ${w.v.retired_runner.description ?? w.v.retired_runner.runner} paused first and without running jobs, no pending job left without a runner${keep ? `, ${keep} still served` : ''}`;
+  const r = w.v.retired_runner;
+  return `the retired runner (${r.runner} on ${r.host}) paused first, then without running jobs; no pending job left without a runner${keep ? `; ${keep} still served by another runner` : ''}`;
 }
 
 /** What must stay true without the retired runner: keep_served tags served, no group job stranded. */

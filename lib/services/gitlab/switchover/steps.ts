@@ -181,17 +181,17 @@ export async function prepareForward(w: Switchover, n: StepNo, o: PrepareOptions
   let preText = '';
   if (gate) {
     const blocker = simulated.find((k) => k >= gate.after);
-    if (blocker !== undefined) preText = `; first ${gate.describe} (checked once step ${blocker} is done)`;
+    if (blocker !== undefined) preText = `; gate before it: ${gate.describe} (checked once step ${blocker} is done)`;
     else {
       pre = await gate.check();
-      if (pre.status === 'fail') throw new GateError(`${title} blocked by the ${gate.describe}: ${pre.reason}`);
-      preText = pre.status === 'pending' ? `; first ${gate.describe}: ${pre.action}` : `; ${gate.name} passed (${pre.detail})`;
+      if (pre.status === 'fail') throw new GateError(`${title} blocked by the ${gate.name} (${gate.describe}): ${pre.reason}`);
+      preText = pre.status === 'pending' ? `; gate before it: ${gate.describe}: first ${pre.action}` : `; ${gate.name} passed (${pre.detail})`;
     }
   }
   const work = await forwardWork(w, n, simulated);
   const post = gateAfter(w, n);
   return {
-    summary: `${title}: ${work.summary}${preText}${post ? `; then ${post.describe}` : ''}`,
+    summary: `${title}: ${work.summary}${preText}${post ? `; gate after it: ${post.describe}` : ''}`,
     diff: work.diff,
     run: async () => {
       if (gate && pre?.status === 'pending') w.log(`${gate.name}: ${await gate.resolve()}`);
@@ -285,13 +285,14 @@ async function forwardWork(w: Switchover, n: StepNo, simulated: number[]): Promi
       };
     }
     case 2: {
-      const all = await w.fetchers();
+      // In check mode after a step 1 of the same run, the trial fetcher is done by then.
+      const all = (await w.fetchers()).filter((f) => !(simulated.includes(1) && f.project.path_with_namespace === v.trial_fetcher));
       const by = (k: FetcherState['kind']) => all.filter((f) => f.kind === k);
       const todo = by('to-migrate');
       const unsafe = by('unsafe');
       const names = (fs: FetcherState[]) => listText(fs.map((f) => f.project.path_with_namespace));
       const alone = [
-        by('migrated').length ? `${by('migrated').length} without ${w.oldTags.join(', ')} (${names(by('migrated'))})` : '',
+        by('migrated').length ? `${by('migrated').length} not using ${w.oldTags.join(', ')} (${names(by('migrated'))})` : '',
         by('no-ci-file').length ? `${by('no-ci-file').length} without ${v.ci_file} (${names(by('no-ci-file'))})` : '',
         by('unparsable').length ? `${by('unparsable').length} that cannot be parsed, reported, not rewritten (${listText(by('unparsable').map((f) => `${f.project.path_with_namespace}: ${f.error}`))})` : '',
       ].filter(Boolean);
@@ -389,10 +390,10 @@ export async function prepareRollback(w: Switchover, n: RollbackNo, o: PrepareOp
     const before = simulated.includes(4) ? { ...r, tag_list: union(r.tag_list, w.oldTags) } : r;
     const after = new Map([[r.id, minus(before.tag_list, w.newTags)]]);
     const gate = await checkStuckGate(w, { tags: after });
-    if (gate.status === 'fail') throw new GateError(`${title} blocked by the ${describeStuckGate(w)} once ${r.description} loses ${w.newTags.join(', ')}: ${gate.reason}`);
+    if (gate.status === 'fail') throw new GateError(`${title} blocked by the stuck-jobs gate (${describeStuckGate(w)} once ${r.description} loses ${w.newTags.join(', ')}): ${gate.reason}`);
     const work = runnerTagsWork(w, before, (tags) => minus(tags, w.newTags));
     return {
-      summary: `${title} (runner ${r.description} loses ${w.newTags.join(', ')}): ${work.summary}; ${describeStuckGate(w)} once it has: passed`,
+      summary: `${title} (runner ${r.description} loses ${w.newTags.join(', ')}): ${work.summary}; stuck-jobs gate passed (${describeStuckGate(w)} once it has)`,
       diff: work.diff,
       run: async () => {
         const again = await checkStuckGate(w.fresh(), { tags: new Map([[r.id, minus((await w.api.fresh().runnerDetails(r.id))?.tag_list ?? [], w.newTags)]]) });
@@ -423,7 +424,7 @@ export async function prepareRollback(w: Switchover, n: RollbackNo, o: PrepareOp
   if (unserved.length) throw new GateError(`${title} blocked: no online runner would take the restored jobs of ${listText(unserved)}; roll back the runner steps first or bring such a runner online`);
   const post = n === 2 ? describeStuckGate(w) : describeTrialGate(w, 'rollback');
   return {
-    summary: `${title}: restore ${w.v.ci_file} of ${reverts.length} fetcher(s) as before the runbook's step ${n} commit (${listText(reverts.map((s) => s.f.project.path_with_namespace))}); the restored jobs' tags have runners; then ${post}${person ? `; ${person}` : ''}`,
+    summary: `${title}: restore ${w.v.ci_file} of ${reverts.length} fetcher(s) as before the runbook's step ${n} commit (${listText(reverts.map((s) => s.f.project.path_with_namespace))}); the restored jobs' tags have runners; gate after it: ${post}${person ? `; ${person}` : ''}`,
     diff:
       n === 1
         ? { path: `gitlab:${reverts[0].f.project.path_with_namespace}/${w.v.ci_file}`, before: reverts[0].f.file!.content, after: reverts[0].restored }
