@@ -70,9 +70,10 @@ class CiFile {
   readonly entries = new Map<string, { pair: Pair<unknown, unknown>; map: MapNode | null; aliased: boolean }>();
   constructor(
     readonly src: string,
-    readonly doc: Document.Parsed,
+    /** null: an empty file */
+    readonly doc: Document.Parsed | null,
   ) {
-    const root = doc.contents;
+    const root = doc?.contents ?? null;
     if (isMap(root)) {
       for (const pair of root.items) {
         const key = isScalar(pair.key) ? String(pair.key.value) : null;
@@ -93,7 +94,7 @@ class CiFile {
     let doc = docs[0];
     if (docs.length === 2 && isMap(docs[0].contents) && docs[0].contents.items.every((p) => isScalar(p.key) && p.key.value === 'spec')) doc = docs[1];
     else if (docs.length > 1) return { error: `expected one YAML document (or a spec: header and one document), found ${docs.length}` };
-    if (!doc || doc.contents === null) return new CiFile(src, (doc ?? docs[0]) as Document.Parsed);
+    if (!doc || doc.contents === null) return new CiFile(src, null);
     if (!isMap(doc.contents)) return { error: 'expected a mapping of jobs and keywords at the top level' };
     return new CiFile(src, doc as Document.Parsed);
   }
@@ -105,7 +106,7 @@ class CiFile {
 
   deref(n: Node | null | undefined): Node | null {
     let node = n ?? null;
-    for (let i = 0; i < 20 && node && isAlias(node); i++) node = (node.resolve(this.doc) as Node | undefined) ?? null;
+    for (let i = 0; i < 20 && node && isAlias(node) && this.doc; i++) node = (node.resolve(this.doc) as Node | undefined) ?? null;
     return node;
   }
 
@@ -346,6 +347,8 @@ export function retagCi(src: string, m: TagMapping): RetagResult {
     const t = listTags(l);
     return typeof t !== 'string' && usesOld(t, m);
   });
+  const uneditable = [...lists].find((l) => typeof listTags(l) === 'string' && l.items.some((i) => isScalar(i) && typeof i.value === 'string' && Object.hasOwn(m.tagMap, i.value)));
+  if (uneditable) return { status: 'unsafe', error: `tags list at line ${lineOf(src, uneditable.range![0])} has an item that is not a string` };
   if (moving.length === 0 && stale.length === 0) return { status: 'unchanged', jobs, notes };
 
   try {
@@ -416,11 +419,49 @@ function verify(before: string, after: string, wanted: Map<string, string[]>): v
     if (!got || got.join('\0') !== want.join('\0')) throw new UnsafeEdit(`job ${job} would get tags [${got?.join(', ') ?? '?'}] instead of [${want.join(', ')}]`);
   }
   const old = CiFile.parse(before) as CiFile;
-  if (JSON.stringify(withoutTags(old)) !== JSON.stringify(withoutTags(ci))) throw new UnsafeEdit('the edit would change more than tags');
+  const oldLists = tagLists(old);
+  // An anchored list that held tags before holds them after (its aliases may have gone).
+  const anchors = new Set([...oldLists].map((l) => l.anchor).filter(Boolean));
+  const newLists = tagLists(ci);
+  visitSeqs(ci, (l) => void (l.anchor && anchors.has(l.anchor) && newLists.add(l)));
+  if (JSON.stringify(withoutTags(old, oldLists)) !== JSON.stringify(withoutTags(ci, newLists))) throw new UnsafeEdit('the edit would change more than tags');
 }
 
-/** The file's data with merge keys applied and every `tags` key set aside. */
-function withoutTags(ci: CiFile): unknown {
+/** Every list that holds tags: the tags: values of jobs, templates and default, and the lists jobs take their tags from. */
+function tagLists(ci: CiFile): Set<SeqNode> {
+  const r = new Resolver(ci);
+  const out = new Set<SeqNode>();
+  for (const entry of ci.entries.values()) {
+    if (!entry.map) continue;
+    const own = ci.ownPair(entry.map, 'tags');
+    if (own && isSeq(own.value)) out.add(own.value as SeqNode);
+    const { list } = own ? r.tagsValue(own.value as Node | null) : { list: null };
+    if (list) out.add(list);
+  }
+  for (const job of ci.jobNames()) {
+    const l = r.resolve(job).list;
+    if (l) out.add(l);
+  }
+  return out;
+}
+
+function visitSeqs(ci: CiFile, fn: (l: SeqNode) => void): void {
+  const walk = (n: unknown, depth: number): void => {
+    if (depth > 50 || !n || typeof n !== 'object') return;
+    if (isSeq(n)) fn(n as SeqNode);
+    if (isMap(n) || isSeq(n)) for (const it of (n as MapNode | SeqNode).items) walk(it, depth + 1);
+    if (isPair(n)) {
+      walk(n.key, depth + 1);
+      walk(n.value, depth + 1);
+    }
+  };
+  walk(ci.doc?.contents, 0);
+}
+
+/** The file's data with merge keys applied, every `tags` key and every tags list set aside. */
+function withoutTags(ci: CiFile, lists: Set<SeqNode>): unknown {
+  if (!ci.doc) return null;
+  for (const l of lists) l.items = [];
   return dropTags(ci.doc.toJS({ maxAliasCount: 1000 }));
 }
 
