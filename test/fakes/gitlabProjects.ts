@@ -29,7 +29,8 @@
  * its tags (extra runner tags are fine); an untagged job only to a runner with
  * run_untagged; group and project runners only serve their own projects. Jobs
  * of a later stage wait until the earlier stages succeeded. Tests make jobs
- * finish with `finishJobs` or `autoFinish`.
+ * finish with `finishJobs` or `autoFinish`. A runner's `capacity` (its
+ * config.toml limit, which GitLab does not know) keeps jobs pending while it is busy.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
@@ -107,6 +108,8 @@ export interface FakeGitlabProjects {
   jobs: FakeJob[];
   /** status jobs get as soon as a runner takes them; null: they stay running until finishJobs */
   autoFinish: 'success' | 'failed' | null;
+  /** runner id -> jobs it runs at once (its config.toml `limit`, which GitLab does not know); default unlimited */
+  capacity: Map<number, number>;
   addGroup(fullPath: string): FakeGroup;
   addProject(pathWithNamespace: string, opts?: { files?: Record<string, string>; defaultBranch?: string; archived?: boolean }): FakeProject;
   project(pathWithNamespace: string): FakeProject;
@@ -246,6 +249,7 @@ export function createFakeProjects(): FakeGitlabProjects {
     pipelines,
     jobs,
     autoFinish: null,
+    capacity: new Map(),
     addGroup,
     addProject,
     project: projectByPath,
@@ -427,9 +431,9 @@ export function createFakeProjects(): FakeGitlabProjects {
       for (const j of jobs) {
         if (j.status !== 'pending') continue;
         const ancestors = ancestorsOf(j.project);
-        const candidates = [...runners.values()].filter((r) => runnerCanTake(r, j, ancestors));
-        if (!candidates.length) continue;
         const busy = (r: FakeRunner) => jobs.filter((x) => x.status === 'running' && x.runnerId === r.id).length;
+        const candidates = [...runners.values()].filter((r) => runnerCanTake(r, j, ancestors) && busy(r) < (self.capacity.get(r.id) ?? Infinity));
+        if (!candidates.length) continue;
         candidates.sort((a, b) => busy(a) - busy(b) || a.id - b.id);
         j.runnerId = candidates[0].id;
         j.status = 'running';
@@ -701,9 +705,11 @@ export function createFakeProjects(): FakeGitlabProjects {
 }
 
 /** The GitLab stand-in with projects, pipelines and jobs. */
-export async function startFakeGitlabWithProjects(opts: Omit<FakeGitlabOptions, 'extensions'> & { extensions?: FakeGitlabExtension[] } = {}): Promise<{ gitlab: FakeGitlab; projects: FakeGitlabProjects }> {
+export async function startFakeGitlabWithProjects(
+  opts: Omit<FakeGitlabOptions, 'extensions'> & { extensions?: FakeGitlabExtension[]; before?: FakeGitlabExtension[] } = {},
+): Promise<{ gitlab: FakeGitlab; projects: FakeGitlabProjects }> {
   const projects = createFakeProjects();
-  const gitlab = await startFakeGitlab({ ...opts, extensions: [projects.extension, ...(opts.extensions ?? [])] });
+  const gitlab = await startFakeGitlab({ ...opts, extensions: [...(opts.before ?? []), projects.extension, ...(opts.extensions ?? [])] });
   projects.bind(gitlab);
   return { gitlab, projects };
 }

@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'smol-toml';
-import type { FakeGitlab } from './gitlab.js';
+import type { FakeGitlab, FakeGitlabExtension } from './gitlab.js';
 import { startFakeGitlabWithProjects, type FakeGitlabProjects } from './gitlabProjects.js';
 
 export const GROUP = 'dbnomics-fetchers';
@@ -86,6 +86,8 @@ export interface SwitchoverStage {
   inventory: string;
   dir: string;
   runners: { mania: StageRunner; eros: StageRunner; dolos: StageRunner; index: StageRunner };
+  /** a test's own handler, tried before every endpoint (a fault, someone else's commit, a hang) */
+  intercept: FakeGitlabExtension | null;
   /** rewrite the inventory with other switchover settings */
   writeInventory(over?: Record<string, unknown>): Promise<string>;
   writes(): number;
@@ -107,7 +109,9 @@ async function addRunner(gl: FakeGitlab, description: string, tags: string[], o:
 }
 
 export async function startSwitchoverStage(): Promise<SwitchoverStage> {
-  const { gitlab, projects } = await startFakeGitlabWithProjects();
+  const self: { stage?: SwitchoverStage } = {};
+  const hook: FakeGitlabExtension = (req) => self.stage?.intercept?.(req);
+  const { gitlab, projects } = await startFakeGitlabWithProjects({ before: [hook] });
   const dir = await mkdtemp(join(tmpdir(), 'rigger-switchover-'));
   const runners = {
     mania: await addRunner(gitlab, 'download-convert-autoscale', ['download-convert', 'autoscale']),
@@ -144,7 +148,8 @@ export async function startSwitchoverStage(): Promise<SwitchoverStage> {
     return inventory;
   };
   await writeInventory();
-  return {
+  const stage: SwitchoverStage = {
+    intercept: null,
     gitlab,
     projects,
     inventory,
@@ -157,4 +162,6 @@ export async function startSwitchoverStage(): Promise<SwitchoverStage> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+  self.stage = stage;
+  return stage;
 }

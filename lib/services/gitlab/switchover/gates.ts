@@ -145,6 +145,18 @@ export async function stuckJobs(w: Switchover, o: RunnerOverride = {}): Promise<
   return perProject.flat();
 }
 
+/** Pending jobs that some runner would take now but none would once the runners are as `o` says. */
+export async function strandedJobs(w: Switchover, o: RunnerOverride): Promise<string[]> {
+  const now = new Set(await stuckJobs(w));
+  return (await stuckJobs(w, o)).filter((j) => !now.has(j));
+}
+
+export async function checkStrandedGate(w: Switchover, o: RunnerOverride): Promise<GateCheck> {
+  const stranded = await strandedJobs(w, o);
+  if (stranded.length) return { status: 'fail', reason: `${stranded.length} pending job(s) would be left without a runner that has all their tags: ${listText(stranded)}` };
+  return { status: 'pass', detail: 'no pending job would be left without a runner' };
+}
+
 export async function checkStuckGate(w: Switchover, o: RunnerOverride = {}): Promise<GateCheck> {
   const stuck = await stuckJobs(w, o);
   if (stuck.length) return { status: 'fail', reason: `${stuck.length} pending job(s) without a runner that has all their tags: ${listText(stuck)}` };
@@ -200,8 +212,8 @@ export function describeRetireGate(w: Switchover): string {
 export async function retireProblems(w: Switchover, retiredId: number): Promise<string | null> {
   const unserved = await unservedTagSets(w, w.v.keep_served, { exclude: [retiredId] });
   if (unserved.length) return `no other online runner takes jobs tagged ${unserved.map((s) => `[${tagText(s)}]`).join(', ')} (switchover.keep_served): keep the retired runner until one does`;
-  const stuck = await stuckJobs(w, { exclude: [retiredId] });
-  if (stuck.length) return `${stuck.length} pending job(s) would have no runner without it: ${listText(stuck)}`;
+  const stranded = await strandedJobs(w, { exclude: [retiredId] });
+  if (stranded.length) return `${stranded.length} pending job(s) would have no runner without it: ${listText(stranded)}`;
   return null;
 }
 

@@ -31,6 +31,7 @@ import {
   awaitTrialGate,
   checkOldTagsGate,
   checkRetireGate,
+  checkStrandedGate,
   checkStuckGate,
   checkTrialGate,
   describeOldTagsGate,
@@ -389,14 +390,14 @@ export async function prepareRollback(w: Switchover, n: RollbackNo, o: PrepareOp
     const r = await w.staticRunner();
     const before = simulated.includes(4) ? { ...r, tag_list: union(r.tag_list, w.oldTags) } : r;
     const after = new Map([[r.id, minus(before.tag_list, w.newTags)]]);
-    const gate = await checkStuckGate(w, { tags: after });
+    const gate = await checkStrandedGate(w, { tags: after });
     if (gate.status === 'fail') throw new GateError(`${title} blocked by the stuck-jobs gate (${describeStuckGate(w)} once ${r.description} loses ${w.newTags.join(', ')}): ${gate.reason}`);
     const work = runnerTagsWork(w, before, (tags) => minus(tags, w.newTags));
     return {
       summary: `${title} (runner ${r.description} loses ${w.newTags.join(', ')}): ${work.summary}; stuck-jobs gate passed (${describeStuckGate(w)} once it has)`,
       diff: work.diff,
       run: async () => {
-        const again = await checkStuckGate(w.fresh(), { tags: new Map([[r.id, minus((await w.api.fresh().runnerDetails(r.id))?.tag_list ?? [], w.newTags)]]) });
+        const again = await checkStrandedGate(w.fresh(), { tags: new Map([[r.id, minus((await w.api.fresh().runnerDetails(r.id))?.tag_list ?? [], w.newTags)]]) });
         if (again.status === 'fail') throw new GateError(`${title}: ${again.reason}`);
         await work.run();
       },
