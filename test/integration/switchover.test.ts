@@ -119,12 +119,18 @@ describe('the whole switchover on the stand-in', () => {
 
     // Done: any further run, with or without flags, changes nothing and writes nothing.
     const done = writeCalls(s).length;
-    for (const args of [[], ['--through', '5'], ['--step', '3'], ['--check']]) {
+    for (const args of [[], ['--through', '5'], ['--step', '3'], ['--check'], ['-vv', '--through', '5']]) {
       const again = await run(s, args);
       expect(again.exitCode, again.output).toBe(0);
       expect(again.report!.hosts.local.counts.changed, `${args.join(' ')}\n${again.output}`).toBe(0);
+      if (args[0] === '-vv') {
+        expect(again.output).toMatch(/gitlab:switchover\/step-5: done \(GitLab has no runner #\d+ any more\)/);
+        expect(again.output).toMatch(/GitLab API: GET http:\/\/127\.0\.0\.1:\d+\/api\/v4\/projects\/\d+\/repository\/files\/\.gitlab-ci\.yml\?ref=main -> 200/);
+      }
+      expect(again.output).not.toContain(s.gitlab.accessToken);
     }
     expect(writeCalls(s).length).toBe(done);
+    expect(r.output + check.output).not.toContain(s.gitlab.accessToken);
 
     // No fight with the runner playbook: eros's tags are the production inventory's.
     const prod = parse(await readFile(`${REPO}inventory/hosts.toml`, 'utf8')) as any;

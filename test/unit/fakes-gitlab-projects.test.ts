@@ -21,6 +21,7 @@ beforeEach(() => {
   pj.pipelines.length = 0;
   pj.jobs.length = 0;
   pj.autoFinish = null;
+  pj.capacity.clear();
 });
 
 async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any; headers: Headers }> {
@@ -220,6 +221,18 @@ describe('pipelines and jobs', () => {
     pj.finishJobs({ runnerId: r });
     expect((await api('GET', `/runners/${r}/jobs?status=running`)).json).toHaveLength(0);
     expect((await api('GET', `/runners/999/jobs?status=running`)).status).toBe(404);
+  });
+
+  it('a runner at its capacity leaves further jobs pending until one finishes', async () => {
+    const r = await runner('r', ['t']);
+    pj.capacity.set(r, 1);
+    pj.addProject('g/p', { files: { '.gitlab-ci.yml': 'a:\n  tags: [t]\n  script: x\n' } });
+    const first = pj.createPipeline('g/p');
+    const second = pj.createPipeline('g/p');
+    expect([first.jobs[0].status, second.jobs[0].status]).toEqual(['running', 'pending']);
+    pj.finishJobs({ pipelineId: first.id });
+    expect(second.jobs[0]).toMatchObject({ status: 'running', runnerId: r });
+    pj.capacity.clear();
   });
 
   it('a paused runner keeps its running job but takes no new one', async () => {
