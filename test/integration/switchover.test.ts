@@ -11,6 +11,10 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'smol-toml';
 import { afterEach, describe, expect, it } from 'vitest';
+import { makeRunContext } from '../../lib/engine/context.js';
+import { Secret } from '../../lib/secrets.js';
+import { switchoverSchema } from '../../lib/services/gitlab/switchoverVars.js';
+import { switchoverPosition } from '../../lib/services/gitlab/switchover/role.js';
 import switchover from '../../playbooks/switchover.js';
 import { startSwitchoverStage, ANCHORS, BROKEN, CI, GROUP, NO_OLD_TAG, PLAIN, TOKEN_ENV, TRIAL, type SwitchoverStage } from '../fakes/switchoverStage.js';
 import { runCaptured, type CapturedRun } from './helpers/run.js';
@@ -42,6 +46,15 @@ const tagsOf = (s: SwitchoverStage, id: number) => [...(s.gitlab.runners.get(id)
 const fileOf = (s: SwitchoverStage, path: string) => s.projects.file(path, CI_FILE);
 const commitTitles = (s: SwitchoverStage, path: string) => [...s.projects.project(path).commits.values()].map((c) => c.message.split('\n')[0]);
 const writeCalls = (s: SwitchoverStage) => s.gitlab.calls.filter((c) => c.method !== 'GET');
+
+/** What the gitlab-runner role asks: where the switchover stands, read from GitLab. */
+async function positionOf(s: SwitchoverStage): Promise<boolean[]> {
+  const inv = parse(await readFile(s.inventory, 'utf8')) as any;
+  const ctx = makeRunContext({ host: 'local', facts: {} as never, check: true, wantDiff: false });
+  const p = await switchoverPosition(ctx, { gitlab_url: s.gitlab.url, gitlab_access_token: new Secret(s.gitlab.accessToken, 'test'), switchover: switchoverSchema.parse(inv.vars.switchover) });
+  expect(p.complete).toBe(p.steps.every((d) => d.done));
+  return p.steps.map((d) => d.done);
+}
 
 /** The jobs GitLab ran last for a project: name -> [tags, runner description]. */
 function lastPipelineJobs(s: SwitchoverStage, path: string) {
@@ -95,6 +108,7 @@ describe('the whole switchover on the stand-in', () => {
     expect(fileOf(s, BROKEN)).toBe(CI.broken);
     for (const p of [ANCHORS, PLAIN]) expect(commitTitles(s, p)).toEqual(['Initial commit', 'CI: runner tags docker -> download-convert (switchover step 2)']);
     for (const p of [NO_OLD_TAG, BROKEN, 'other-group/website']) expect(commitTitles(s, p)).toEqual(['Initial commit']);
+    expect(await positionOf(s)).toEqual([true, true, false, false, false]);
     // GitLab's own reading of the edited files: the push pipelines' jobs have no docker and ran on mania.
     expect(lastPipelineJobs(s, ANCHORS).jobs).toEqual({ download: ['download-convert,autoscale', mania.description], convert: ['download-convert', mania.description] });
 
@@ -116,6 +130,8 @@ describe('the whole switchover on the stand-in', () => {
       ['PUT', { paused: true }],
       ['DELETE', null],
     ]);
+
+    expect(await positionOf(s)).toEqual([true, true, true, true, true]);
 
     // Done: any further run, with or without flags, changes nothing and writes nothing.
     const done = writeCalls(s).length;

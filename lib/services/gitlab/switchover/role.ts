@@ -8,7 +8,7 @@ import { UserError } from '../../../errors.js';
 import { Secret } from '../../../secrets.js';
 import { GitlabProjectsApi } from '../projects.js';
 import { switchoverSchema } from '../switchoverVars.js';
-import { prepareForward, prepareNext, prepareRollback, type Prepared, type RollbackNo, type Selection, type StepNo } from './steps.js';
+import { position, prepareForward, prepareNext, prepareRollback, type Done, type Prepared, type RollbackNo, type Selection, type StepNo } from './steps.js';
 import { Switchover } from './world.js';
 
 export const switchoverRoleVars = z.object({
@@ -92,4 +92,14 @@ function stepResource(id: string, tag: string, prepare: (ctx: RunContext) => Pro
       await change.data!.run!();
     },
   };
+}
+
+/**
+ * Where the switchover stands (steps 1-5, read from GitLab), for the
+ * gitlab-runner role: until every step is done it leaves static_runner's tags
+ * and retired_runner's existence to the runbook.
+ */
+export async function switchoverPosition(ctx: RunContext, vars: Pick<SwitchoverRoleVars, 'gitlab_url' | 'gitlab_access_token' | 'switchover'>): Promise<{ complete: boolean; steps: Done[] }> {
+  const steps = await position(new Switchover(GitlabProjectsApi.forContext(ctx, vars.gitlab_url, vars.gitlab_access_token), vars.switchover, (m) => ctx.log(m)));
+  return { complete: steps.every((d) => d.done), steps };
 }

@@ -149,11 +149,6 @@ export async function position(w: Switchover): Promise<Done[]> {
   return out;
 }
 
-/** Complete: every step done. For the gitlab-runner role, which leaves the switchover's runners alone until then. */
-export async function switchoverComplete(w: Switchover): Promise<boolean> {
-  return (await position(w)).every((d) => d.done);
-}
-
 // ---------- forward ----------
 
 export async function prepareNext(w: Switchover, o: PrepareOptions): Promise<Prepared> {
@@ -197,7 +192,13 @@ export async function prepareForward(w: Switchover, n: StepNo, o: PrepareOptions
     run: async () => {
       if (gate && pre?.status === 'pending') w.log(`${gate.name}: ${await gate.resolve()}`);
       await work.run();
-      if (post) w.log(`${post.name}: ${await post.resolve()}`);
+      if (!post) return;
+      try {
+        w.log(`${post.name}: ${await post.resolve()}`);
+      } catch (e) {
+        // The step's own change is made; what blocks the next step is the gate.
+        throw new GateError(`${title} is done, but the ${post.name} did not pass, so the next step is blocked: ${(e as Error).message}`);
+      }
     },
   };
 }
