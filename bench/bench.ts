@@ -4,7 +4,7 @@
 //
 //   npm run bench -- [--sizes 1,10,50] [--runs 5] [--first-runs 1] [--ansible-runs 3] [--no-ansible]
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +33,12 @@ const STATE = join(ROOT, '.testhosts', 'bench');
 interface Sample {
   wallMs: number;
   rssMb: number;
+  /** user + system CPU of rigger's (or Ansible's) processes */
+  cpuMs?: number;
+  /** CPU the test hosts' containers used during the run */
+  hostsCpuMs?: number;
+  /** max API requests of any host */
+  apiRequests?: number;
   /** max round trips of any host */
   roundTrips: number;
   exitCode: number;
@@ -47,32 +53,66 @@ const median = (xs: number[]) => {
 };
 
 /** Runs a command, measuring wall time and (through GNU time) the peak RSS of its largest process. */
-function timed(cmd: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ wallMs: number; rssMb: number; code: number; output: string }> {
+function timed(cmd: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ wallMs: number; rssMb: number; cpuMs: number; hostsCpuMs: number; code: number; output: string }> {
   return new Promise((resolve) => {
+    const hosts0 = hostsCpuNs();
     const t0 = process.hrtime.bigint();
-    const child = spawn('/usr/bin/time', ['-f', '__RSS_KB=%M', ...cmd], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-f', '__RSS_KB=%M __CPU=%U+%S', ...cmd], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
     child.on('close', (code) => {
       const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
       const rss = Number(/__RSS_KB=(\d+)/.exec(output)?.[1] ?? NaN) / 1024;
-      resolve({ wallMs, rssMb: rss, code: code ?? 1, output });
+      const cpu = /__CPU=([\d.]+)\+([\d.]+)/.exec(output);
+      const cpuMs = cpu ? (Number(cpu[1]) + Number(cpu[2])) * 1000 : NaN;
+      resolve({ wallMs, rssMb: rss, cpuMs, hostsCpuMs: (hostsCpuNs() - hosts0) / 1e6, code: code ?? 1, output });
     });
   });
 }
 
-async function rigger(stage: RunnerStage, forks: number, extra: string[]): Promise<Sample> {
+/**
+ * CPU used by every Docker container so far (cgroup v1 cpuacct, else v2 cpu.stat), in ns:
+ * where a run's time goes when the hosts share the control machine's cores.
+ */
+function hostsCpuNs(): number {
+  let total = 0;
+  for (const [dir, file, scale] of [
+    ['/sys/fs/cgroup/cpuacct/docker', 'cpuacct.usage', 1],
+    ['/sys/fs/cgroup/system.slice', 'cpu.stat', 1000],
+  ] as const) {
+    if (!existsSync(dir)) continue;
+    for (const e of readdirSync(dir)) {
+      if (dir.endsWith('system.slice') && !e.startsWith('docker-')) continue;
+      try {
+        const text = readFileSync(join(dir, e, file), 'utf8');
+        total += file === 'cpu.stat' ? Number(/usage_usec (\d+)/.exec(text)?.[1] ?? 0) * scale : Number(text.trim());
+      } catch {
+        /* not a container folder */
+      }
+    }
+  }
+  return total;
+}
+
+/** How a playbook is started: the fast path the README names, or through tsx's CLI. */
+type Launch = 'direct' | 'tsx';
+const launcher = (launch: Launch, playbook: string) => (launch === 'direct' ? [`./playbooks/${playbook}.ts`] : ['node_modules/.bin/tsx', `playbooks/${playbook}.ts`]);
+
+async function rigger(stage: RunnerStage, forks: number, extra: string[], launch: Launch = 'direct', playbook = 'runner'): Promise<Sample> {
   const json = join(STATE, 'report.json');
-  const r = await timed(['node_modules/.bin/tsx', 'playbooks/runner.ts', '-i', stage.inventory, '--forks', String(forks), '--json', json, ...extra], { ...process.env, NO_COLOR: '1' });
+  const r = await timed([...launcher(launch, playbook), '-i', stage.inventory, '--forks', String(forks), '--json', json, ...extra], { ...process.env, NO_COLOR: '1' });
   const report = JSON.parse(await readFile(json, 'utf8')) as JsonReport;
   const hosts = Object.values(report.hosts);
   if (r.code !== 0) process.stderr.write(r.output.slice(-3000));
   return {
     wallMs: r.wallMs,
     rssMb: r.rssMb,
+    cpuMs: r.cpuMs,
+    hostsCpuMs: r.hostsCpuMs,
     exitCode: r.code,
     roundTrips: Math.max(...hosts.map((h) => h.remoteCommands)),
+    apiRequests: Math.max(...hosts.map((h) => h.apiRequests ?? 0)),
     startupMs: report.startupMs,
     connectMs: median(hosts.map((h) => h.phases.connectMs)),
     probeMs: median(hosts.map((h) => h.phases.factsMs + h.phases.convergeMs)),
@@ -114,7 +154,7 @@ async function prepareAnsible(hosts: TestHosts, stage: RunnerStage): Promise<str
   return dir;
 }
 
-async function ansible(dir: string, hosts: TestHosts, stage: RunnerStage, forks: number): Promise<Sample> {
+async function ansible(dir: string, hosts: TestHosts, stage: RunnerStage, forks: number, playbook = 'runner'): Promise<Sample> {
   const r = await timed(
     [
       'ansible-playbook',
@@ -123,25 +163,30 @@ async function ansible(dir: string, hosts: TestHosts, stage: RunnerStage, forks:
       '--ssh-common-args', `-o UserKnownHostsFile=${hosts.knownHosts} -o StrictHostKeyChecking=yes`,
       '-e', `@${join(dir, 'vars.json')}`,
       '--forks', String(forks),
-      join(ROOT, 'bench', 'ansible', 'runner.yml'),
+      join(ROOT, 'bench', 'ansible', `${playbook}.yml`),
     ],
     { ...process.env, ANSIBLE_CONFIG: join(ROOT, 'bench', 'ansible', 'ansible.cfg'), RUNNER_VERSION: stage.fixtures.apt.version, ANSIBLE_NOCOLOR: '1' },
   );
   const changed = [...r.output.matchAll(/changed=(\d+)/g)].map((m) => Number(m[1]));
   if (r.code !== 0 || changed.some((c) => c > 0)) process.stderr.write(`ansible: exit ${r.code}, changed=${changed.join(',')}\n${r.output.slice(-3000)}\n`);
-  return { wallMs: r.wallMs, rssMb: r.rssMb, exitCode: r.code, roundTrips: NaN };
+  return { wallMs: r.wallMs, rssMb: r.rssMb, cpuMs: r.cpuMs, hostsCpuMs: r.hostsCpuMs, exitCode: r.code, roundTrips: NaN };
 }
 
 interface SizeResult {
   hosts: number;
   firstConverge: Sample[];
   noop: Sample[];
+  /** the same no-op run started through tsx's CLI (the `npx tsx` path without npx) */
+  noopTsx: Sample[];
   check: Sample[];
   ansibleNoop: Sample[];
+  /** playbooks/site.ts (common + ssh-hardening), no-op, and its Ansible equivalent */
+  site: Sample[];
+  ansibleSite: Sample[];
 }
 
 async function benchSize(n: number, withAnsible: boolean): Promise<SizeResult> {
-  const out: SizeResult = { hosts: n, firstConverge: [], noop: [], check: [], ansibleNoop: [] };
+  const out: SizeResult = { hosts: n, firstConverge: [], noop: [], noopTsx: [], check: [], ansibleNoop: [], site: [], ansibleSite: [] };
   const log = (m: string) => process.stderr.write(`[bench ${n}] ${m}\n`);
   for (let rep = 0; rep < firstRuns; rep++) {
     log(`starting ${n} fresh host(s)`);
@@ -153,11 +198,18 @@ async function benchSize(n: number, withAnsible: boolean): Promise<SizeResult> {
       if (rep < firstRuns - 1) continue;
       for (let i = 0; i < runs; i++) out.noop.push(await rigger(stage, n, []));
       log(`no-op x${runs}: median ${median(out.noop.map((s) => s.wallMs)).toFixed(0)} ms`);
+      for (let i = 0; i < runs; i++) out.noopTsx.push(await rigger(stage, n, [], 'tsx'));
       for (let i = 0; i < runs; i++) out.check.push(await rigger(stage, n, ['--check']));
+      for (let i = 0; i < runs; i++) out.site.push(await rigger(stage, n, [], 'direct', 'site'));
+      log(`site no-op x${runs}: median ${median(out.site.map((s) => s.wallMs)).toFixed(0)} ms`);
       if (withAnsible) {
         const dir = await prepareAnsible(hosts, stage);
-        for (let i = 0; i < ansibleRuns; i++) out.ansibleNoop.push(await ansible(dir, hosts, stage, n));
-        log(`ansible no-op x${ansibleRuns}: median ${median(out.ansibleNoop.map((s) => s.wallMs)).toFixed(0)} ms`);
+        // Interleaved, so a drift of the machine's speed hits both alike.
+        for (let i = 0; i < ansibleRuns; i++) {
+          out.ansibleNoop.push(await ansible(dir, hosts, stage, n));
+          out.ansibleSite.push(await ansible(dir, hosts, stage, n, 'site'));
+        }
+        log(`ansible no-op x${ansibleRuns}: median ${median(out.ansibleNoop.map((s) => s.wallMs)).toFixed(0)} ms, site ${median(out.ansibleSite.map((s) => s.wallMs)).toFixed(0)} ms`);
       }
     } finally {
       await stage.close();
@@ -174,6 +226,9 @@ function summary(samples: Sample[]) {
         wallMs: Math.round(median(samples.map((s) => s.wallMs))),
         roundTripsPerHost: median(samples.map((s) => s.roundTrips)),
         peakRssMb: Math.round(Math.max(...samples.map((s) => s.rssMb))),
+        cpuMs: Math.round(median(samples.map((s) => s.cpuMs ?? NaN))),
+        hostsCpuMs: Math.round(median(samples.map((s) => s.hostsCpuMs ?? NaN))),
+        apiRequestsPerHost: median(samples.map((s) => s.apiRequests ?? NaN)),
         startupMs: Math.round(median(samples.map((s) => s.startupMs ?? NaN))),
         connectMs: Math.round(median(samples.map((s) => s.connectMs ?? NaN))),
         factsAndRolesMs: Math.round(median(samples.map((s) => s.probeMs ?? NaN))),
@@ -189,27 +244,44 @@ const results = [];
 for (const n of sizes) results.push(await benchSize(n, haveAnsible));
 
 const table = results.map((r) => {
-  const [first, noop, check, ans] = [summary(r.firstConverge), summary(r.noop), summary(r.check), summary(r.ansibleNoop)];
-  return { hosts: r.hosts, first, noop, check, ansible: ans, ratio: ans && noop ? +(ans.wallMs / noop.wallMs).toFixed(1) : null };
+  const [first, noop, noopTsx, check, ans, site, ansSite] = [r.firstConverge, r.noop, r.noopTsx, r.check, r.ansibleNoop, r.site, r.ansibleSite].map(summary);
+  return {
+    hosts: r.hosts,
+    first,
+    noop,
+    noopTsx,
+    check,
+    ansible: ans,
+    ratio: ans && noop ? +(ans.wallMs / noop.wallMs).toFixed(1) : null,
+    site,
+    ansibleSite: ansSite,
+    siteRatio: ansSite && site ? +(ansSite.wallMs / site.wallMs).toFixed(1) : null,
+  };
 });
 const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, date: new Date().toISOString() };
 await writeFile(join(ROOT, 'bench', 'results.json'), JSON.stringify({ machine, runs, firstRuns, ansibleRuns, results: table }, null, 2) + '\n');
 
 const fmt = (ms: number | undefined) => (ms === undefined || Number.isNaN(ms) ? '-' : `${(ms / 1000).toFixed(2)} s`);
 const rows = [
-  ['hosts', 'first converge', 'no-op', 'check', 'round trips/host (no-op)', 'peak RSS', 'Ansible no-op', 'Ansible / rigger'],
+  ['hosts', 'first converge', 'no-op', 'no-op (tsx)', 'check', 'round trips/host', 'API req/host', 'peak RSS', 'Ansible no-op', 'Ansible / rigger', 'site no-op', 'Ansible site', 'ratio'],
   ...table.map((t) => [
     String(t.hosts),
     fmt(t.first?.wallMs),
     fmt(t.noop?.wallMs),
+    fmt(t.noopTsx?.wallMs),
     fmt(t.check?.wallMs),
     String(t.noop?.roundTripsPerHost ?? '-'),
+    String(t.noop?.apiRequestsPerHost ?? '-'),
     `${Math.max(t.first?.peakRssMb ?? 0, t.noop?.peakRssMb ?? 0, t.check?.peakRssMb ?? 0)} MB`,
     fmt(t.ansible?.wallMs),
     t.ratio ? `${t.ratio}x` : '-',
+    fmt(t.site?.wallMs),
+    fmt(t.ansibleSite?.wallMs),
+    t.siteRatio ? `${t.siteRatio}x` : '-',
   ]),
 ];
 const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
 for (const r of rows) console.log('| ' + r.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |');
-console.log(`\nno-op phases (median): ${table.map((t) => `${t.hosts} host(s): start-up ${t.noop?.startupMs} ms, connect ${t.noop?.connectMs} ms, facts+roles ${t.noop?.factsAndRolesMs} ms`).join('; ')}`);
+console.log(`\nno-op phases (median): ${table.map((t) => `${t.hosts} host(s): start-up to first connection ${t.noop?.startupMs} ms (tsx: ${t.noopTsx?.startupMs} ms), connect ${t.noop?.connectMs} ms, facts+roles ${t.noop?.factsAndRolesMs} ms`).join('; ')}`);
+console.log(`where a no-op run's time goes (median): ${table.map((t) => `${t.hosts} host(s): wall ${t.noop?.wallMs} ms, rigger CPU ${t.noop?.cpuMs} ms, hosts' CPU ${t.noop?.hostsCpuMs} ms (${machine.cpus} cores shared)`).join('; ')}`);
 console.log(`machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memGiB} GiB, Node ${machine.node}; medians of ${runs} runs (first converge: ${firstRuns}, Ansible: ${ansibleRuns}); written to bench/results.json`);

@@ -15,6 +15,9 @@ export interface CliOptions {
   render?: string;
   listHosts: boolean;
   listTasks: boolean;
+  listTags: boolean;
+  /** seconds one remote command may run (unless its resource says otherwise); undefined: the inventory's command_timeout */
+  timeout?: number;
   acceptNewHostKeys: boolean;
   detailedExitcode: boolean;
   verbose: number;
@@ -51,7 +54,12 @@ export const USAGE = `usage: npx tsx playbooks/<playbook>.ts [options]
       --render DIR          connect to nothing; write under DIR/<host>/ every file the
                             run would write and the desired state of its API objects
       --list-hosts          print the selected hosts and exit, without connecting
-      --list-tasks          print the tasks per host and exit, without connecting
+      --list-tasks          print the tasks per host (as --tags/--skip-tags select them)
+                            and exit, without connecting
+      --list-tags           print the tags of every role and exit, without connecting
+      --timeout SECONDS     stop a remote command that runs longer (default: the
+                            inventory's command_timeout, else 3600; a resource's own
+                            timeout wins)
       --accept-new-host-keys
                             trust and record a host key seen for the first time
       --detailed-exitcode   exit 3 when something changed (or would change)
@@ -59,7 +67,8 @@ export const USAGE = `usage: npx tsx playbooks/<playbook>.ts [options]
   -h, --help                show this help
 
 exit codes: 0 ok, 1 invocation/inventory/playbook error (nothing run),
-            2 a host failed or was unreachable, 3 changed (with --detailed-exitcode)
+            2 a host failed or was unreachable, 3 changed (with --detailed-exitcode),
+            130/143 interrupted by SIGINT/SIGTERM (recap and report still written)
 `;
 
 const OPTIONS = {
@@ -74,6 +83,8 @@ const OPTIONS = {
   render: { type: 'string' },
   'list-hosts': { type: 'boolean' },
   'list-tasks': { type: 'boolean' },
+  'list-tags': { type: 'boolean' },
+  timeout: { type: 'string' },
   'accept-new-host-keys': { type: 'boolean' },
   'detailed-exitcode': { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v', multiple: true },
@@ -116,6 +127,8 @@ export function parseCli(argv: string[] = process.argv.slice(2), extra: Playbook
     render: nonEmpty('--render', values.render),
     listHosts: values['list-hosts'] ?? false,
     listTasks: values['list-tasks'] ?? false,
+    listTags: values['list-tags'] ?? false,
+    timeout: values.timeout === undefined ? undefined : positiveInt('--timeout', values.timeout),
     acceptNewHostKeys: values['accept-new-host-keys'] ?? false,
     detailedExitcode: values['detailed-exitcode'] ?? false,
     verbose: values.verbose?.length ?? 0,

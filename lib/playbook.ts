@@ -1,20 +1,27 @@
-// Runs a playbook: flags + inventory -> selected hosts -> (in parallel, bounded
-// by --forks) each host's plays -> console recap, JSON report, exit code.
+// Runs a playbook: flags + inventory -> selected hosts -> every role expanded
+// with assumed facts (declaration errors exit 1 before anything is contacted)
+// -> (in parallel, bounded by --forks) each host's plays -> console recap,
+// JSON report, exit code.
+import { access, constants, open, stat, unlink } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseCli, usage, type CliOptions, type PlaybookFlags, type PlaybookFlagValues } from './cli.js';
 import { isUserError, UserError } from './errors.js';
 import { loadInventory, type Inventory, type InventoryHost } from './inventory/load.js';
 import { hostsOfPlay, selectHosts } from './inventory/patterns.js';
-import { runHost, type RoleRun } from './engine/run.js';
+import { expandAll, type ExpandTarget, type ExpandedRun } from './engine/expand.js';
+import { Interrupt } from './engine/interrupt.js';
+import { runHost } from './engine/run.js';
 import type { HostResult } from './engine/report-types.js';
-import { resourcesOf, type Facts, type Role } from './engine/types.js';
-import { validateRoleVars } from './engine/validateVars.js';
+import type { TagFilter } from './engine/tags.js';
+import type { Role } from './engine/types.js';
 import { ConsoleReporter } from './report/console.js';
 import { buildJsonReport, writeJsonReport, type JsonReport } from './report/json.js';
 import { redact } from './secrets.js';
-import { SshSession } from './transport/ssh.js';
+import { SshSession, type ConnectOptions } from './transport/ssh.js';
 import { LocalSession } from './transport/local.js';
+import { unreadVars, unreadVarWarnings } from './engine/validateVars.js';
+import { assumedFacts } from './engine/expand.js';
 import { renderPlans } from './render.js';
 
 /** The control machine's target name: `hosts: 'local'` in a play, `--limit local`. */
@@ -22,20 +29,19 @@ export const LOCAL = 'local';
 
 export interface Play {
   name?: string;
-  /** host pattern, usually a group; 'local' for the control machine (no SSH, the inventory's global vars) */
+  /** host pattern, usually a group */
   hosts: string;
   roles: Role<any>[];
 }
 
 export interface PlaybookDef {
   name: string;
-  /** the plays; or made from the values of the playbook's own `flags` */
-  plays: Play[] | ((flags: PlaybookFlagValues) => Play[]);
+  plays: Play[];
   /** flags only this playbook has (parsed with the common ones, shown in --help) */
   flags?: PlaybookFlags;
+  /** the plays for the values of those flags (default: `plays`) */
+  playsFor?: (flags: PlaybookFlagValues) => Play[];
 }
-
-type ResolvedPlaybook = PlaybookDef & { plays: Play[] };
 
 export interface PlaybookIO {
   stdout: (text: string) => void;
@@ -48,6 +54,11 @@ export interface PlaybookOutcome {
   report?: JsonReport;
 }
 
+export interface RunPlaybookOptions {
+  /** SIGINT/SIGTERM, routed here by playbook() when it runs as the main script (tests trigger it themselves) */
+  interrupt?: Interrupt;
+}
+
 const defaultIO = (): PlaybookIO => ({
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
@@ -55,17 +66,52 @@ const defaultIO = (): PlaybookIO => ({
 });
 
 /**
- * Entry point of a playbook script: `export default playbook({...}, import.meta.url)`.
+ * Entry point of a playbook script: `export default playbook({...}, import.meta.url)`
+ * (`import.meta.url` may be left out: the caller's module is then found on the stack).
  * Run as the main script, it runs the playbook and exits with its exit code;
  * imported (by a test or another playbook), it only returns the definition.
  */
-export function playbook(def: PlaybookDef, moduleUrl: string): PlaybookDef {
-  const main = process.argv[1] && pathToFileURL(realpathSync(process.argv[1])).href === moduleUrl;
-  if (main) void runPlaybook(def, process.argv.slice(2)).then(({ exitCode }) => process.exit(exitCode));
+export function playbook(def: PlaybookDef, moduleUrl: string | undefined = callerUrl()): PlaybookDef {
+  if (moduleUrl && isMainScript(moduleUrl)) {
+    const io = defaultIO();
+    const interrupt = new Interrupt(io.stderr);
+    const unlisten = interrupt.listen();
+    void runPlaybook(def, process.argv.slice(2), io, { interrupt }).then(({ exitCode }) => {
+      unlisten();
+      process.exit(exitCode);
+    });
+  }
   return def;
 }
 
-export async function runPlaybook(def: PlaybookDef, argv: string[], io: PlaybookIO = defaultIO()): Promise<PlaybookOutcome> {
+function isMainScript(moduleUrl: string): boolean {
+  const main = process.argv[1];
+  if (!main) return false;
+  try {
+    return pathToFileURL(realpathSync(main)).href === pathToFileURL(realpathSync(fileURLToPath(moduleUrl))).href;
+  } catch {
+    return false;
+  }
+}
+
+/** The URL of the module that called playbook(), from V8's structured stack. */
+function callerUrl(): string | undefined {
+  const prepare = Error.prepareStackTrace;
+  try {
+    Error.prepareStackTrace = (_e, frames) => frames;
+    const frames = new Error().stack as unknown as NodeJS.CallSite[];
+    const here = frames[0]?.getFileName();
+    const caller = frames.find((f) => f.getFileName() && f.getFileName() !== here)?.getFileName();
+    if (!caller) return undefined;
+    return caller.startsWith('file:') ? caller : pathToFileURL(caller).href;
+  } catch {
+    return undefined;
+  } finally {
+    Error.prepareStackTrace = prepare;
+  }
+}
+
+export async function runPlaybook(def: PlaybookDef, argv: string[], io: PlaybookIO = defaultIO(), runOpts: RunPlaybookOptions = {}): Promise<PlaybookOutcome> {
   let opts: CliOptions | undefined;
   try {
     opts = parseCli(argv, def.flags);
@@ -73,8 +119,8 @@ export async function runPlaybook(def: PlaybookDef, argv: string[], io: Playbook
       io.stdout(usage(def.flags));
       return { exitCode: 0 };
     }
-    const plays = typeof def.plays === 'function' ? def.plays(opts.flags ?? {}) : def.plays;
-    return await execute({ ...def, plays }, opts, io);
+    const plays = def.playsFor ? def.playsFor(opts.flags ?? {}) : def.plays;
+    return await execute({ ...def, plays }, opts, io, runOpts.interrupt ?? new Interrupt());
   } catch (e: any) {
     const message = redact(e?.message ?? String(e));
     io.stderr(`error: ${message}\n`);
@@ -83,39 +129,66 @@ export async function runPlaybook(def: PlaybookDef, argv: string[], io: Playbook
   }
 }
 
-async function execute(def: ResolvedPlaybook, opts: CliOptions, io: PlaybookIO): Promise<PlaybookOutcome> {
-  const listing = opts.listHosts || opts.listTasks || Boolean(opts.render);
+async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO, interrupt: Interrupt): Promise<PlaybookOutcome> {
+  const listing = opts.listHosts || opts.listTasks || opts.listTags || Boolean(opts.render);
   const inv = await loadInventory(opts.inventory, { resolveSecrets: !listing });
   const { selected, local } = selectTargets(def, inv, opts.limit);
-  const plans = planHosts(def, inv, selected, local);
+  const filter: TagFilter = { only: opts.tags, skip: opts.skipTags };
+  // --list-tags shows what it can even when some role cannot be expanded
+  const targets = targetsOf(def, inv, selected, local);
+  const expanded = await expandAll(targets, filter, { source: inv.file, keepGoing: opts.listTags });
+  const unread = unreadVars(new Set(def.plays.flatMap((p) => p.roles)), new Map(targets.map((t) => [t.host, t.vars])));
+  for (const w of unreadVarWarnings(inv.file, def.name, unread)) io.stderr(`warning: ${w}\n`);
+  const hosts = [...expanded.hosts.keys()].filter((h) => expanded.hosts.get(h)!.roles.length > 0);
+  if (hosts.length === 0) {
+    const why = opts.tags.length || opts.skipTags.length ? ' once --tags/--skip-tags are applied' : '';
+    throw new UserError(`no play of ${def.name} applies to the selected hosts (${targets.map((t) => t.host).join(', ') || 'none'})${why}`);
+  }
 
   if (opts.listHosts) {
-    for (const [host, roles] of plans) io.stdout(`${host}  (${roles.map((r) => r.role.name).join(', ') || 'no roles'})\n`);
+    for (const [host, { roles }] of expanded.hosts) io.stdout(`${host}  (${roles.map((r) => r.role.name).join(', ') || 'no roles'})\n`);
+    return { exitCode: 0 };
+  }
+  if (opts.listTags) {
+    listTags(expanded, io);
     return { exitCode: 0 };
   }
   if (opts.listTasks) {
-    await listTasks(plans, inv, io);
+    listTasks(expanded, filter, io);
     return { exitCode: 0 };
   }
+
   if (opts.render) {
-    const written = await renderPlans(plans, (h) => assumedFacts(h, inv), opts.render);
+    const plans = new Map([...expanded.hosts].map(([h, e]) => [h, e.roles]));
+    const login = new Map(targets.map((t) => [t.host, t.loginUser]));
+    const written = await renderPlans(plans, (h) => assumedFacts(h, login.get(h) ?? 'root'), opts.render);
     for (const [host, n] of written) io.stdout(`${host}: ${n.files} file(s), ${n.api} API object(s), ${n.unrendered} resource(s) with nothing to render -> ${n.dir}\n`);
     return { exitCode: 0 };
   }
 
+  // A resource that cannot run yet (e.g. an unverifiable download) stops a real run before it starts.
+  const blocked = [...expanded.hosts].flatMap(([h, e]) => e.items.filter((it) => it.selected && it.resource.blocked).map((it) => `${inv.file}: host ${h}, role ${it.role}, ${it.resource.id}: ${it.resource.blocked}`));
+  if (blocked.length) throw new UserError(`cannot run yet (nothing was contacted; --render and --list-tasks still work):\n  ${blocked.join('\n  ')}`);
+
+  // What would only fail after the hosts were changed is checked first.
+  await preflight(opts, hosts.filter((h) => isInventoryHost(h, inv)).map((h) => inv.hosts.get(h)!), inv);
+
   const reporter = new ConsoleReporter({ showDiffs: opts.check || opts.diff, verbose: opts.verbose, colour: io.colour, check: opts.check, write: io.stdout });
-  const hosts = [...plans.keys()].filter((h) => plans.get(h)!.length > 0);
   reporter.header(def.name, hosts);
   const started = Date.now();
   const startupMs = Math.round(process.uptime() * 1000);
   const results = new Map<string, HostResult>();
   await forEachLimited(hosts, opts.forks, async (name) => {
-    const connect = name === LOCAL && !inv.hosts.has(LOCAL) ? () => LocalSession.open() : () => SshSession.open(connectOptions(inv.hosts.get(name)!, opts));
-    const result = await runHost(name, connect, plans.get(name)!, {
+    const connect = isInventoryHost(name, inv) ? () => SshSession.open(connectOptions(inv.hosts.get(name)!, opts)) : () => LocalSession.open();
+    const result = await runHost(name, connect, expanded.hosts.get(name)!.roles, {
       check: opts.check,
       wantDiff: opts.check || opts.diff || Boolean(opts.json),
       tags: opts.tags,
       skipTags: opts.skipTags,
+      commandTimeoutMs: (opts.timeout ?? inv.hosts.get(name)?.commandTimeout ?? 3600) * 1000,
+      signal: interrupt.signal,
+      hurry: interrupt.hurry,
+      interruptGraceMs: interrupt.graceMs,
       onTask: (h, t) => reporter.task(h, t),
       onLog: (h, m) => reporter.log(h, m),
     });
@@ -127,10 +200,10 @@ async function execute(def: ResolvedPlaybook, opts: CliOptions, io: PlaybookIO):
   reporter.recap(ordered, durationMs);
   const report = buildJsonReport(opts.check ? 'check' : 'apply', durationMs, ordered, startupMs);
   if (opts.json) await writeJsonReport(opts.json, report);
-  return { exitCode: exitCodeOf(ordered, opts), report };
+  return { exitCode: interrupt.exitCode ?? exitCodeOf(ordered, opts), report };
 }
 
-function connectOptions(host: InventoryHost, opts: CliOptions) {
+function connectOptions(host: InventoryHost, opts: CliOptions): ConnectOptions {
   return {
     host: host.name,
     address: host.address,
@@ -140,14 +213,23 @@ function connectOptions(host: InventoryHost, opts: CliOptions) {
     knownHosts: host.knownHosts,
     acceptNewHostKeys: opts.acceptNewHostKeys,
     connectTimeoutMs: host.connectTimeout * 1000,
+    aliveIntervalMs: host.serverAliveInterval * 1000,
+    aliveCountMax: host.serverAliveCountMax,
+    lockTimeoutMs: host.lockTimeout * 1000,
+    check: opts.check,
   };
+}
+
+/** The control machine is a target of its own unless the inventory names a host "local". */
+function isInventoryHost(name: string, inv: Inventory): boolean {
+  return name !== LOCAL || inv.hosts.has(LOCAL);
 }
 
 /**
  * The inventory hosts --limit selects, and whether the control machine is a
  * target: it is when a play names 'local' and --limit is absent or names it.
  */
-function selectTargets(def: ResolvedPlaybook, inv: Inventory, limit: string | undefined): { selected: string[]; local: boolean } {
+function selectTargets(def: PlaybookDef, inv: Inventory, limit: string | undefined): { selected: string[]; local: boolean } {
   const wantsLocal = def.plays.some((p) => p.hosts === LOCAL) && !inv.hosts.has(LOCAL);
   if (limit === undefined) return { selected: [...inv.hosts.keys()], local: wantsLocal };
   const terms = limit.split(/[,:]/).map((t) => t.trim()).filter(Boolean);
@@ -156,58 +238,83 @@ function selectTargets(def: ResolvedPlaybook, inv: Inventory, limit: string | un
   return { selected: rest.length ? selectHosts(inv, rest.join(',')) : [], local: true };
 }
 
-/** For each selected target, the roles of every play that includes it, with validated vars. */
-function planHosts(def: ResolvedPlaybook, inv: Inventory, selected: string[], local: boolean): Map<string, RoleRun[]> {
-  const plans = new Map<string, RoleRun[]>(selected.map((h) => [h, []]));
-  if (local) plans.set(LOCAL, []);
-  const problems: string[] = [];
-  const localVars = inv.groups.get('all')?.vars ?? {};
+/**
+ * For each selected target, the roles of every play that includes it (in play
+ * order), with its vars; the control machine gets the inventory's global vars.
+ */
+function targetsOf(def: PlaybookDef, inv: Inventory, selected: string[], local: boolean): ExpandTarget[] {
+  const names = local ? [...selected, LOCAL] : selected;
+  const roles = new Map<string, Role<any>[]>(names.map((h) => [h, []]));
   for (const play of def.plays) {
-    const isLocal = play.hosts === LOCAL && !inv.hosts.has(LOCAL);
-    const members = new Set(isLocal ? (local ? [LOCAL] : []) : hostsOfPlay(inv, play.hosts));
-    for (const name of plans.keys()) {
-      if (!members.has(name)) continue;
-      for (const role of play.roles) {
-        const { vars, problems: p } = validateRoleVars(role, name, name === LOCAL && isLocal ? localVars : inv.hosts.get(name)!.vars);
-        problems.push(...p.map((x) => `${inv.file}: ${x.host === LOCAL ? 'the control machine (local)' : `host ${x.host}`}, role ${x.role}: ${x.message}`));
-        if (vars) plans.get(name)!.push({ role, vars });
-      }
-    }
+    const members = new Set(play.hosts === LOCAL && local ? [LOCAL] : hostsOfPlay(inv, play.hosts));
+    for (const name of names) if (members.has(name)) roles.get(name)!.push(...play.roles);
   }
-  if (problems.length) throw new UserError(`invalid vars:\n  ${problems.join('\n  ')}`);
-  if (![...plans.values()].some((r) => r.length)) throw new UserError(`no play of ${def.name} applies to the selected hosts (${[...plans.keys()].join(', ') || 'none'})`);
-  return plans;
+  return names.map((h) =>
+    isInventoryHost(h, inv)
+      ? { host: h, vars: inv.hosts.get(h)!.vars, loginUser: inv.hosts.get(h)!.user, roles: roles.get(h)! }
+      : { host: h, vars: inv.groups.get('all')?.vars ?? {}, loginUser: process.env.USER ?? 'root', roles: roles.get(h)! },
+  );
 }
 
-/** Facts assumed for --list-tasks, which does not connect. */
-const ASSUMED_FACTS: Facts = {
-  os: { id: 'debian', versionId: '12', codename: 'bookworm', prettyName: 'Debian GNU/Linux 12 (bookworm)' },
-  arch: 'amd64',
-  machine: 'x86_64',
-  init: 'systemd',
-  memoryMb: 0,
-  rootFreeBytes: 0,
-  opensshVersion: '9.2p1',
-  hostname: '',
-  loginUser: 'root',
-};
-
-/** The facts a target is assumed to have when nothing is contacted (--list-tasks, --render). */
-function assumedFacts(host: string, inv: Inventory): Facts {
-  return { ...ASSUMED_FACTS, hostname: host, loginUser: inv.hosts.get(host)?.user ?? 'root' };
+/**
+ * Problems that would otherwise surface only after hosts were changed (an
+ * unwritable report) or be mistaken for an unreachable host (a missing key).
+ */
+async function preflight(opts: CliOptions, hosts: InventoryHost[], inv: Inventory): Promise<void> {
+  const problems: string[] = [];
+  if (opts.json) {
+    const why = await unwritable(opts.json);
+    if (why) problems.push(`--json ${opts.json}: cannot write the report there (${why})`);
+  }
+  const keys = new Map<string, string[]>();
+  for (const h of hosts) keys.set(h.privateKey, [...(keys.get(h.privateKey) ?? []), h.name]);
+  for (const [key, names] of keys) {
+    const why = await access(key, constants.R_OK).then(
+      () => stat(key).then((s) => (s.isFile() ? undefined : 'not a file')),
+      (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : String(e.code ?? e)),
+    );
+    if (why) problems.push(`${inv.file}: private_key ${key} of host${names.length > 1 ? 's' : ''} ${names.join(', ')}: ${why}`);
+  }
+  if (problems.length) throw new UserError(problems.join('\n  '));
 }
 
-async function listTasks(plans: Map<string, RoleRun[]>, inv: Inventory, io: PlaybookIO): Promise<void> {
-  io.stdout('(facts assumed: Debian 12 amd64; nothing is contacted)\n');
-  for (const [host, roles] of plans) {
+/** Why `path` cannot be written as a file, or undefined. Tries it: only the real open knows (read-only file systems, ACLs). */
+async function unwritable(path: string): Promise<string | undefined> {
+  const existed = await stat(path).catch(() => undefined);
+  if (existed?.isDirectory()) return 'it is a directory';
+  try {
+    const fh = await open(path, 'a');
+    await fh.close();
+    if (!existed) await unlink(path);
+    return undefined;
+  } catch (e: any) {
+    return e?.code === 'ENOENT' ? 'no such directory' : e?.code === 'EACCES' ? 'permission denied' : e?.code === 'EROFS' ? 'read-only file system' : String(e?.code ?? e);
+  }
+}
+
+function listTasks(expanded: ExpandedRun, filter: TagFilter, io: PlaybookIO): void {
+  const filtered = filter.only.length || filter.skip.length;
+  io.stdout(`(facts assumed: Debian 12 amd64; nothing is contacted${filtered ? `; ${describeFilter(filter)}` : ''})\n`);
+  for (const [host, { items }] of expanded.hosts) {
     io.stdout(`${host}:\n`);
-    for (const { role, vars } of roles) {
-      const out = await role.tasks({ host, vars, facts: assumedFacts(host, inv) });
-      for (const r of resourcesOf(out))
-        io.stdout(`  [${role.name}] ${r.id}${r.tags.length ? `  tags: ${[role.name, ...r.tags].join(',')}` : ''}\n`);
-      for (const h of out.handlers ?? []) io.stdout(`  [${role.name}] handler:${h.name}\n`);
+    const shown = items.filter((it) => it.selected);
+    for (const it of shown) io.stdout(`  [${it.role}] ${it.resource.id}${it.tags.length > 1 ? `  tags: ${it.tags.join(',')}` : ''}${it.resource.blocked ? `  BLOCKED: ${it.resource.blocked}` : ''}\n`);
+    const roles = [...new Set(shown.map((it) => it.role))];
+    for (const role of roles) {
+      const handlers = shown.find((it) => it.role === role)!.handlers;
+      for (const name of handlers.keys()) io.stdout(`  [${role}] handler:${name}\n`);
     }
   }
+}
+
+function listTags(expanded: ExpandedRun, io: PlaybookIO): void {
+  io.stdout('(every resource also carries its role\'s name; "all" selects everything)\n');
+  for (const [role, tags] of expanded.tagsByRole) io.stdout(`${role}: ${[...tags].sort().join(', ')}\n`);
+  if (expanded.problems.length) io.stdout(`(not expanded, so their tags may be missing:\n  ${expanded.problems.join('\n  ')})\n`);
+}
+
+function describeFilter(f: TagFilter): string {
+  return [f.only.length ? `--tags ${f.only.join(',')}` : '', f.skip.length ? `--skip-tags ${f.skip.join(',')}` : ''].filter(Boolean).join(' ');
 }
 
 function exitCodeOf(results: Map<string, HostResult>, opts: CliOptions): number {

@@ -48,6 +48,7 @@ export async function renderPlans(plans: Map<string, RoleRun[]>, factsOf: (host:
           count.api++;
         }
         if (!what.length) count.unrendered++;
+        if (r.blocked) what.push(`BLOCKED: ${r.blocked}`);
         lines.push(`[${role.name}] ${r.id}: ${what.join(', ') || 'nothing to render (state lives on the host)'}`);
       }
     }

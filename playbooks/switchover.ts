@@ -17,7 +17,8 @@ export default playbook(
   {
     name: 'switchover',
     flags: SWITCHOVER_FLAGS,
-    plays: (flags) => [{ name: 'switchover', hosts: 'local', roles: [switchoverRole(selectionOf(flags))] }],
+    plays: [{ name: 'switchover', hosts: 'local', roles: [switchoverRole({ kind: 'next' })] }],
+    playsFor: (flags) => [{ name: 'switchover', hosts: 'local', roles: [switchoverRole(selectionOf(flags))] }],
   },
   import.meta.url,
 );

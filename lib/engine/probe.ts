@@ -26,9 +26,22 @@ export function parseProbeOutput(stdout: string, count: number, marker: string):
   return results;
 }
 
-export async function probeAll(remote: Remote, snippets: string[]): Promise<ProbeResult[]> {
-  if (snippets.length === 0) return [];
+export interface ProbeOptions {
+  /** kill the batch on the host after this long */
+  timeoutMs?: number;
+  /** a script run first in the same round trip (e.g. the leftover temp file sweep); its stdout is returned */
+  prelude?: string;
+}
+
+export async function probeAll(remote: Remote, snippets: string[], opts: ProbeOptions = {}): Promise<ProbeResult[]> {
+  return (await probeWithPrelude(remote, snippets, opts)).results;
+}
+
+export async function probeWithPrelude(remote: Remote, snippets: string[], opts: ProbeOptions = {}): Promise<{ results: ProbeResult[]; prelude: string }> {
+  if (snippets.length === 0 && !opts.prelude) return { results: [], prelude: '' };
   const marker = `__RIGGER_PROBE_${randomBytes(6).toString('hex')}`;
-  const { stdout } = await remote.run(buildProbeScript(snippets, marker), { check: false });
-  return parseProbeOutput(stdout, snippets.length, marker);
+  const prelude = opts.prelude ? `(\n${opts.prelude}\n) </dev/null\n` : '';
+  const { stdout } = await remote.run(prelude + buildProbeScript(snippets, marker), { check: false, timeoutMs: opts.timeoutMs });
+  const first = stdout.indexOf(`\n${marker} 0\n`);
+  return { results: parseProbeOutput(stdout, snippets.length, marker), prelude: opts.prelude ? stdout.slice(0, first < 0 ? undefined : first) : '' };
 }

@@ -1,4 +1,5 @@
 // The shape of results, shared by the engine and the reporters (see ARCHITECTURE.md, JSON report).
+import type { ErrorKind, Phase } from '../errors.js';
 import type { TextDiff } from './types.js';
 
 export type TaskStatus = 'ok' | 'changed' | 'failed' | 'skipped';
@@ -22,6 +23,8 @@ export interface HostResult {
   apiRequests: number;
   tasks: TaskResult[];
   error?: string;
+  /** what failed: the kind of error, the phase (connect, facts, probe, plan, apply, handler) and the resource */
+  failure?: { kind: ErrorKind; phase?: Phase; resource?: string };
   durationMs: number;
   /** where this host's time went: SSH connect (handshake + shell), facts, roles (probe/plan/apply/handlers), of which waiting for batched probes */
   phases: { connectMs: number; factsMs: number; convergeMs: number; probeMs: number };

@@ -1,23 +1,26 @@
 // Runs the roles of a playbook on one host: connect, facts, expand roles,
 // probe in batches, plan, apply (unless check), handlers. Never throws for
 // host problems: they become a failed or unreachable HostResult.
-import { isApiResource, resourcesOf, type Change, type Handler, type HostContext, type Remote, type Resource, type Role, type Vars } from './types.js';
+import { InterruptedError, asHostError, errorKind, isHostKeyError, isInterrupted, isTimeout, isUnreachable, type HostError, type Phase } from '../errors.js';
 import { makeRunContext } from './context.js';
+import { expandRoles, type Item, type RoleRun } from './expand.js';
 import { gatherFacts } from './facts.js';
-import { probeAll } from './probe.js';
-import { selectedByTags } from './tags.js';
+import { managedDirs, sweepScript } from './leftovers.js';
+import { probeWithPrelude } from './probe.js';
+import { isApiResource, type Change, type HostContext, type Remote, type Resource } from './types.js';
 import type { HostResult, TaskResult } from './report-types.js';
+
+export type { RoleRun } from './expand.js';
 
 export interface Session extends Remote {
   roundTrips: number;
   close(): void;
+  /** stop the running command: it gets `graceMs` to finish, then it is killed on the host (see SshSession) */
+  stop?(failure: Error, graceMs?: number): Promise<void>;
 }
 
-export interface RoleRun {
-  role: Role<any>;
-  /** vars already validated by the role's schema */
-  vars: Vars;
-}
+/** A remote command may run this long unless the resource, --timeout or the inventory say otherwise. */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 3600_000;
 
 export interface HostRunOptions {
   check: boolean;
@@ -30,15 +33,14 @@ export interface HostRunOptions {
   fetch?: typeof fetch;
   /** API reads of one batch in flight at once (default 8) */
   apiConcurrency?: number;
-}
-
-interface Item {
-  role: string;
-  resource: Resource;
-  selected: boolean;
-  /** last resource of its role: the role's notified handlers run after it */
-  roleEnd: boolean;
-  handlers: Map<string, Handler>;
+  /** how long one remote command may run, unless its resource sets `timeout` (default 1 hour) */
+  commandTimeoutMs?: number;
+  /** aborted on SIGINT/SIGTERM: no new resource starts; the running command gets `interruptGraceMs`, then it is killed */
+  signal?: AbortSignal;
+  /** default 10 s */
+  interruptGraceMs?: number;
+  /** aborted on a second signal: the running command is killed at once */
+  hurry?: AbortSignal;
 }
 
 export async function runHost(host: string, connect: () => Promise<Session>, roles: RoleRun[], opts: HostRunOptions): Promise<HostResult> {
@@ -49,118 +51,205 @@ export async function runHost(host: string, connect: () => Promise<Session>, rol
     result.counts[t.status]++;
     opts.onTask?.(host, t);
   };
+  const done = (status?: HostResult['status'], error?: HostError, failure: HostError | undefined = error) => {
+    if (error) result.error = error.message;
+    if (failure) result.failure = { kind: errorKind(failure) ?? 'host', ...(failure.phase ? { phase: failure.phase } : {}), ...(failure.resource ? { resource: failure.resource } : {}) };
+    if (status) result.status = status;
+    else if (result.counts.failed > 0) result.status = 'failed';
+    else if (result.counts.changed > 0) result.status = 'changed';
+    result.durationMs = Date.now() - started;
+    return result;
+  };
+  if (opts.signal?.aborted) return done('failed', new InterruptedError(`${interruptName(opts.signal)} before this host was started; nothing was done`, { host, phase: 'connect' }));
+
   let session: Session;
-  let apiCount = () => 0;
   try {
     session = await connect();
     result.phases.connectMs = Date.now() - started;
-  } catch (e: any) {
-    result.status = e?.name === 'HostKeyError' || e?.constructor?.name === 'HostKeyError' ? 'failed' : 'unreachable';
-    result.error = e?.message ?? String(e);
-    result.durationMs = Date.now() - started;
-    return result;
+  } catch (e) {
+    const err = asHostError(e, { host, phase: 'connect' });
+    return done(isHostKeyError(err) || !isUnreachable(err) ? 'failed' : 'unreachable', err);
   }
+
+  const stopping = (graceMs: number) => () =>
+    void session.stop?.(new InterruptedError(`interrupted by ${interruptName(opts.signal!)}: the running command was stopped on the host`, { host }), graceMs);
+  const onAbort = stopping(opts.interruptGraceMs ?? 10_000);
+  const onHurry = stopping(0);
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  opts.hurry?.addEventListener('abort', onHurry, { once: true });
+  let apiCount = () => 0;
+  let failure: HostError | undefined;
+  /** a failure that is the host's rather than one task's: shown in the recap */
+  let hostLevel: HostError | undefined;
+  let items: Item[] = [];
   try {
+    if (opts.signal?.aborted) throw new InterruptedError(`${interruptName(opts.signal)} before this host was started; nothing was done`, { phase: 'connect' });
     const factsStarted = Date.now();
-    const facts = await gatherFacts(session);
+    const facts = await phase('facts', () => gatherFacts(session));
     result.phases.factsMs = Date.now() - factsStarted;
     const run = makeRunContext({ host, facts, check: opts.check, wantDiff: opts.wantDiff, log: (m) => opts.onLog?.(host, m), fetch: opts.fetch });
     apiCount = () => run.apiRequests;
     const ctx: HostContext = { host, vars: {}, facts, check: opts.check, wantDiff: opts.wantDiff, log: run.log, http: run.http, countApiRequests: run.countApiRequests, remote: session, state: new Map() };
-    const items = await expandRoles(roles, { host, facts }, opts);
-    result.phases.probeMs = await converge(items, ctx, opts, record);
+    items = await phase('plan', () => expandRoles(roles, { host, facts }, { only: opts.tags, skip: opts.skipTags }));
+    const outcome = await converge(items, ctx, opts, record);
+    result.phases.probeMs = outcome.probeMs;
     result.phases.convergeMs = Date.now() - factsStarted - result.phases.factsMs;
-  } catch (e: any) {
-    result.error = e?.message ?? String(e);
+    failure = outcome.failure;
+    if (failure && (isUnreachable(failure) || isInterrupted(failure) || !outcome.recorded)) hostLevel = failure;
+  } catch (e) {
+    failure = hostLevel = asHostError(e, { host, phase: 'plan' });
     result.counts.failed++;
   } finally {
-    result.remoteCommands = session.roundTrips;
-    result.apiRequests = apiCount();
-    session.close();
+    opts.signal?.removeEventListener('abort', onAbort);
+    opts.hurry?.removeEventListener('abort', onHurry);
   }
-  if (result.counts.failed > 0) result.status = 'failed';
-  else if (result.counts.changed > 0) result.status = 'changed';
-  result.durationMs = Date.now() - started;
-  return result;
+  // A stopped command may have left a temp file: remove it now rather than at the next run.
+  if (failure && (isInterrupted(failure) || isTimeout(failure)) && !opts.check) await sweepLeftovers(items, session, opts, host).catch(() => undefined);
+  result.remoteCommands = session.roundTrips;
+  result.apiRequests = apiCount();
+  session.close();
+  if (failure) failure.host ??= host;
+  if (failure && isUnreachable(failure)) return done('unreachable', failure);
+  return done(failure ? 'failed' : undefined, hostLevel, failure);
 }
 
-async function expandRoles(roles: RoleRun[], input: { host: string; facts: HostContext['facts'] }, opts: HostRunOptions): Promise<Item[]> {
-  const items: Item[] = [];
-  for (const { role, vars } of roles) {
-    const out = await role.tasks({ ...input, vars });
-    const resources = resourcesOf(out);
-    const handlers = new Map((out.handlers ?? []).map((h) => [h.name, h]));
-    for (const r of resources) {
-      for (const n of r.notify) if (!handlers.has(n)) throw new Error(`role ${role.name}: ${r.id} notifies unknown handler "${n}"`);
-      const tags = r.tags.includes(role.name) ? r.tags : [role.name, ...r.tags];
-      r.tags = tags;
-      items.push({ role: role.name, resource: r, selected: selectedByTags(tags, opts.tags, opts.skipTags), roleEnd: false, handlers });
-    }
-    if (items.length) items[items.length - 1].roleEnd = true;
+/** Run one phase; whatever it throws names the phase. */
+async function phase<T>(name: Phase, fn: () => Promise<T>, resource?: string): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw asHostError(e, { phase: name, resource });
   }
-  return items;
 }
 
-/** Returns the time spent waiting for batched probes. */
-async function converge(items: Item[], ctx: HostContext, opts: HostRunOptions, record: (t: TaskResult) => void): Promise<number> {
+function interruptName(signal: AbortSignal): string {
+  const reason = signal.reason;
+  return typeof reason === 'string' ? reason : 'a signal';
+}
+
+/** The timeout of one remote command of `r` (its own, else the run's). */
+function timeoutOf(r: Resource | undefined, opts: HostRunOptions): number {
+  return r?.timeout !== undefined ? r.timeout * 1000 : (opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
+}
+
+/** The host context a resource sees: its remote commands get its timeout. */
+function scoped(ctx: HostContext, timeoutMs: number): HostContext {
+  const remote = ctx.remote;
+  return {
+    ...ctx,
+    remote: {
+      run: (script, o = {}) => remote.run(script, { timeoutMs, ...o }),
+      upload: (path, content, o = {}) => remote.upload(path, content, { timeoutMs, ...o }),
+      verifyNewConnection: () => remote.verifyNewConnection(),
+    },
+  };
+}
+
+interface Outcome {
+  /** time spent waiting for batched probes */
+  probeMs: number;
+  failure?: HostError;
+  /** the failure is in the tasks (a resource or handler failed), not only the host's */
+  recorded: boolean;
+}
+
+/**
+ * Probe results stay valid until something changes the host. After a change
+ * the remaining resources must be probed again, but not all of them at once:
+ * the next batch is half the size of the batch the change came in (at least
+ * one), a batch used up without a change doubles the next. A first run where
+ * every resource changes thus costs O(N) probes, not N²/2; a run that
+ * changes nothing stays at one batch; one change near the start costs about
+ * one extra batch, as before.
+ */
+async function converge(items: Item[], ctx: HostContext, opts: HostRunOptions, record: (t: TaskResult) => void): Promise<Outcome> {
   let probeMs = 0;
-  // Probe results stay valid until something changes the host; then the rest is probed again.
   let probes = new Map<number, unknown>();
+  let lastBatch = Infinity;
+  let invalidated = false;
+  let first = true;
+  const invalidate = () => {
+    probes = new Map();
+    invalidated = true;
+  };
   const notified = new Set<string>();
-  let failed = false;
-  for (let i = 0; i < items.length && !failed; i++) {
+  let failure: HostError | undefined;
+  let recorded = true;
+  for (let i = 0; i < items.length && !failure; i++) {
+    if (opts.signal?.aborted) {
+      failure = interrupted(items, i, notified, opts.signal);
+      recorded = false;
+      break;
+    }
     const { role, resource, selected } = items[i];
     if (!selected) {
       record({ role, resource: resource.id, status: 'skipped', durationMs: 0 });
     } else {
       const t0 = Date.now();
+      const rctx = scoped(ctx, timeoutOf(resource, opts));
+      let step: Phase = 'probe';
       try {
         if (!probes.has(i)) {
+          const window = first ? Infinity : invalidated ? Math.max(1, Math.ceil(lastBatch / 2)) : lastBatch * 2;
           const p0 = Date.now();
-          probes = await probeRemaining(items, i, ctx, opts.apiConcurrency ?? 8);
+          const batch = await probeBatch(items, i, window, ctx, opts, first && !ctx.check);
           probeMs += Date.now() - p0;
+          probes = batch.results;
+          lastBatch = batch.size;
+          invalidated = false;
+          first = false;
         }
         const current = probes.get(i);
         if (current instanceof FailedRead) throw current.error;
-        const change: Change | null = await resource.plan(current as never, ctx);
+        step = 'plan';
+        const change: Change | null = await resource.plan(current as never, rctx);
         if (!change) {
           record({ role, resource: resource.id, status: 'ok', durationMs: Date.now() - t0 });
         } else {
           if (!ctx.check) {
-            await resource.apply(change, ctx);
-            probes = new Map();
+            step = 'apply';
+            await resource.apply(change, rctx);
+            invalidate();
           }
           resource.notify.forEach((n) => notified.add(n));
           record({ role, resource: resource.id, status: 'changed', summary: change.summary, diff: change.diff, durationMs: Date.now() - t0 });
         }
-      } catch (e: any) {
-        failed = true;
-        record({ role, resource: resource.id, status: 'failed', error: e?.message ?? String(e), durationMs: Date.now() - t0 });
+      } catch (e) {
+        failure = asHostError(e, { phase: step, resource: resource.id });
+        record({ role, resource: resource.id, status: 'failed', error: failure.message, durationMs: Date.now() - t0 });
       }
     }
     // Handlers run after their role, and also after a failure in it: a changed
-    // but never reloaded config is the worst state to leave a host in.
-    if (items[i].roleEnd || failed) {
-      const handled = await runHandlers(items[i], notified, ctx, record);
-      if (handled.ran) probes = new Map();
-      if (handled.failed) failed = true;
+    // but never reloaded config is the worst state to leave a host in. Not
+    // when the host is gone or the run is being stopped.
+    if ((items[i].roleEnd || failure) && !(failure && (isUnreachable(failure) || isInterrupted(failure)))) {
+      const handled = await runHandlers(items[i], notified, scoped(ctx, timeoutOf(undefined, opts)), record);
+      if (handled.ran) invalidate();
+      if (handled.failure) failure ??= handled.failure;
       notified.clear();
     }
   }
-  return probeMs;
+  return { probeMs, failure, recorded };
+}
+
+function interrupted(items: Item[], from: number, notified: Set<string>, signal: AbortSignal): HostError {
+  const left = items.slice(from).filter((it) => it.selected).length;
+  const handlers = notified.size ? `; notified handlers not run: ${[...notified].join(', ')}` : '';
+  return new InterruptedError(`interrupted by ${interruptName(signal)}: ${left} resource(s) not run${handlers}`, { phase: 'apply', resource: items[from]?.resource.id });
 }
 
 /**
- * Current state of every remaining selected resource: the shell probes in one
- * round trip, the API reads concurrently (bounded) beside it. A failed read
- * fails its own resource, when its turn comes, not the batch.
+ * Current state of up to `window` selected resources from `from` on: the
+ * shell probes in one round trip, the API reads concurrently (bounded)
+ * beside it. A failed read fails its own resource, when its turn comes, not
+ * the batch. The first batch of an apply run also removes leftover temp files.
  */
-async function probeRemaining(items: Item[], from: number, ctx: HostContext, concurrency: number): Promise<Map<number, unknown>> {
+async function probeBatch(items: Item[], from: number, window: number, ctx: HostContext, opts: HostRunOptions, sweep: boolean): Promise<{ results: Map<number, unknown>; size: number }> {
   const shell: number[] = [];
   const api: number[] = [];
-  for (let j = from; j < items.length; j++) if (items[j].selected) (isApiResource(items[j].resource) ? api : shell).push(j);
+  for (let j = from; j < items.length && shell.length + api.length < window; j++) if (items[j].selected) (isApiResource(items[j].resource) ? api : shell).push(j);
   const out = new Map<number, unknown>();
-  const reads = mapLimit(api, concurrency, async (j) => {
+  const reads = mapLimit(api, opts.apiConcurrency ?? 8, async (j) => {
     const r = items[j].resource;
     if (!isApiResource(r)) return;
     try {
@@ -169,10 +258,24 @@ async function probeRemaining(items: Item[], from: number, ctx: HostContext, con
       out.set(j, new FailedRead(e));
     }
   });
-  const results = await probeAll(ctx.remote, shell.map((j) => items[j].resource.probe as string));
-  shell.forEach((j, k) => out.set(j, results[k]));
+  const prelude = sweep ? sweepScript(managedDirs(items.map((it) => it.resource))) : '';
+  const timeoutMs = Math.max(...shell.map((j) => timeoutOf(items[j].resource, opts)), timeoutOf(undefined, opts));
+  const probed = await probeWithPrelude(ctx.remote, shell.map((j) => items[j].resource.probe as string), { prelude, timeoutMs });
+  logRemoved(probed.prelude, ctx.log);
+  shell.forEach((j, k) => out.set(j, probed.results[k]));
   await reads;
-  return out;
+  return { results: out, size: shell.length + api.length };
+}
+
+async function sweepLeftovers(items: Item[], session: Session, opts: HostRunOptions, host: string): Promise<void> {
+  const script = sweepScript(managedDirs(items.map((it) => it.resource)));
+  if (!script) return;
+  const r = await session.run(script, { check: false, timeoutMs: 30_000 });
+  logRemoved(r.stdout, (m) => opts.onLog?.(host, m));
+}
+
+function logRemoved(stdout: string, log: (m: string) => void): void {
+  for (const path of stdout.split('\n').filter(Boolean)) log(`removed ${path}, a temp file left by an interrupted run`);
 }
 
 /** A read that failed: thrown again when its resource is planned. */
@@ -188,7 +291,7 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
 }
 
 /** Run the handlers of this item's role that were notified. */
-async function runHandlers(item: Item, notified: Set<string>, ctx: HostContext, record: (t: TaskResult) => void): Promise<{ ran: boolean; failed: boolean }> {
+async function runHandlers(item: Item, notified: Set<string>, ctx: HostContext, record: (t: TaskResult) => void): Promise<{ ran: boolean; failure?: HostError }> {
   let ran = false;
   for (const [name, handler] of item.handlers) {
     if (!notified.has(name)) continue;
@@ -201,10 +304,11 @@ async function runHandlers(item: Item, notified: Set<string>, ctx: HostContext, 
       await handler.run(ctx);
       ran = true;
       record({ role: item.role, resource: `handler:${name}`, status: 'changed', summary: 'ran', durationMs: Date.now() - t0 });
-    } catch (e: any) {
-      record({ role: item.role, resource: `handler:${name}`, status: 'failed', error: e?.message ?? String(e), durationMs: Date.now() - t0 });
-      return { ran: true, failed: true };
+    } catch (e) {
+      const failure = asHostError(e, { phase: 'handler', resource: `handler:${name}` });
+      record({ role: item.role, resource: `handler:${name}`, status: 'failed', error: failure.message, durationMs: Date.now() - t0 });
+      return { ran: true, failure };
     }
   }
-  return { ran, failed: false };
+  return { ran, failure: undefined };
 }

@@ -33,6 +33,8 @@ export interface RunOptions {
   stdin?: Buffer | string;
   /** throw a RemoteError when the exit code is not 0 (default true) */
   check?: boolean;
+  /** kill the command on the host after this long (the engine sets the resource's timeout) */
+  timeoutMs?: number;
 }
 
 /** What resources and handlers may do on a host. Every call is one counted round trip. */
@@ -40,7 +42,7 @@ export interface Remote {
   /** Run a POSIX sh script as root (become is applied by the transport). */
   run(script: string, opts?: RunOptions): Promise<RunResult>;
   /** Write `content` to `path` (binary-safe, any size); used for large files. */
-  upload(path: string, content: Buffer): Promise<void>;
+  upload(path: string, content: Buffer, opts?: { timeoutMs?: number }): Promise<void>;
   /** Open a new, separate SSH connection with the same credentials and run `true` (lockout guard). */
   verifyNewConnection(): Promise<void>;
 }
@@ -104,8 +106,15 @@ interface ResourceBase {
   tags: string[];
   /** handler names to notify when this resource changes */
   notify: string[];
+  /** seconds one remote command of this resource may run before it is killed (default: --timeout, the inventory's command_timeout, else 3600) */
+  timeout?: number;
   /** for --render: what this resource would write, computed from the declaration alone */
   render?(): Rendered | undefined;
+  /**
+   * Why this resource cannot run yet (e.g. a download with no verifiable checksum).
+   * --render and --list-tasks show it; a check or apply run that selects it refuses before connecting.
+   */
+  blocked?: string;
 }
 
 /** A resource on a host: its state is read by a shell probe, batched with its neighbours. */
@@ -176,4 +185,6 @@ export function defineRole<V>(role: Role<V>): Role<V> {
 export interface CommonOptions {
   tags?: string[];
   notify?: string | string[];
+  /** seconds one remote command of this resource may run before it is killed */
+  timeout?: number;
 }

@@ -23,6 +23,13 @@ export interface InventoryHost {
   knownHosts: string;
   /** seconds */
   connectTimeout: number;
+  /** seconds one remote command may run (a resource's own timeout, or --timeout, wins) */
+  commandTimeout: number;
+  /** seconds to wait for another rigger run's lock on the host */
+  lockTimeout: number;
+  /** keepalive interval (seconds) and unanswered keepalives before the host counts as gone */
+  serverAliveInterval: number;
+  serverAliveCountMax: number;
   /** every group of the host incl. ancestors and "all", in merge order */
   groups: string[];
   /** merged vars */
@@ -54,7 +61,17 @@ export interface LoadOptions {
   warn?: (message: string) => void;
 }
 
-const DEFAULTS = { user: 'root', port: 22, private_key: '~/.ssh/id_ed25519', known_hosts: '~/.ssh/known_hosts', connect_timeout: 10 };
+const DEFAULTS = {
+  user: 'root',
+  port: 22,
+  private_key: '~/.ssh/id_ed25519',
+  known_hosts: '~/.ssh/known_hosts',
+  connect_timeout: 10,
+  command_timeout: 3600,
+  lock_timeout: 300,
+  server_alive_interval: 15,
+  server_alive_count_max: 3,
+};
 
 export async function loadInventory(path: string, opts: LoadOptions = {}): Promise<Inventory> {
   const format = formatOf(path);
@@ -116,6 +133,10 @@ function build(file: string, data: InventoryFile, env: NodeJS.ProcessEnv): Inven
       privateKey: resolvePath(h.private_key ?? d.private_key, baseDir, env),
       knownHosts: resolvePath(h.known_hosts ?? d.known_hosts, baseDir, env),
       connectTimeout: h.connect_timeout ?? d.connect_timeout,
+      commandTimeout: h.command_timeout ?? d.command_timeout,
+      lockTimeout: h.lock_timeout ?? d.lock_timeout,
+      serverAliveInterval: h.server_alive_interval ?? d.server_alive_interval,
+      serverAliveCountMax: h.server_alive_count_max ?? d.server_alive_count_max,
       groups,
       vars: mergeVars(data.vars, ...groups.slice(1).map((g) => declared[g]?.vars), h.vars, data.host_vars?.[name]),
     });

@@ -33,10 +33,35 @@ export async function readText(file: string, what: string): Promise<string> {
  * `showSource` false keeps the offending line out of the message (secrets files).
  */
 export function parseText(file: string, text: string, format: InventoryFormat, showSource = true): unknown {
+  let data: unknown;
   try {
-    return format === 'toml' ? parseToml(text) : loadYaml(text);
+    data = format === 'toml' ? parseToml(text) : loadYaml(text);
   } catch (e) {
     throw syntaxError(file, format, e, showSource);
+  }
+  if (format === 'yaml') boundAliases(file, data);
+  return data;
+}
+
+/** Values an inventory may expand to, aliases counted as often as they are used. */
+export const MAX_EXPANDED_VALUES = 100_000;
+
+/**
+ * YAML aliases share one parsed value, but everything after parsing (schema
+ * checks, secrets, vars merging) walks the data as a tree: nested aliases (a
+ * "billion laughs" file of a few hundred bytes) would expand exponentially and
+ * take minutes and gigabytes. Count the values of the tree, stopping at the bound.
+ */
+function boundAliases(file: string, data: unknown): void {
+  let count = 0;
+  const stack: unknown[] = [data];
+  while (stack.length) {
+    const v = stack.pop();
+    if (++count > MAX_EXPANDED_VALUES) {
+      throw new UserError(`${file}: invalid YAML: aliases expand it to more than ${MAX_EXPANDED_VALUES} values (nested aliases, a "billion laughs" file?); expected an inventory without alias chains`);
+    }
+    if (Array.isArray(v)) for (const x of v) stack.push(x);
+    else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) stack.push(x);
   }
 }
 

@@ -24,12 +24,22 @@ const text = z.string({ error: 'a non-empty string' }).min(1, { error: 'a non-em
 const vars = z.preprocess(nullAsEmpty, z.record(z.string(), z.unknown(), { error: 'a table of vars' }));
 const groupList = z.array(z.string({ error: 'a group name (string)' }), { error: 'a list of group names' });
 
+const COUNT = 'a positive integer';
+const count = z.int({ error: COUNT }).positive({ error: COUNT });
+
 const connection = {
   port: port.optional(),
   user: text.optional(),
   private_key: text.optional(),
   known_hosts: text.optional(),
   connect_timeout: timeout.optional(),
+  /** seconds one remote command may run before it is killed (a resource's own timeout wins) */
+  command_timeout: timeout.optional(),
+  /** seconds to wait for another rigger run's lock on the host */
+  lock_timeout: timeout.optional(),
+  /** keepalive interval in seconds, and how many may go unanswered (OpenSSH's ServerAliveInterval/CountMax) */
+  server_alive_interval: timeout.optional(),
+  server_alive_count_max: count.optional(),
 };
 
 const hostSchema = table({

@@ -18,6 +18,7 @@ export interface JsonReport {
       apiRequests: number;
       phases: HostResult['phases'];
       error?: string;
+      failure?: HostResult['failure'];
       tasks: Array<{ role: string; resource: string; status: string; summary?: string; diff?: string; error?: string; durationMs: number }>;
     }
   >;
@@ -33,6 +34,7 @@ export function buildJsonReport(mode: 'check' | 'apply', durationMs: number, res
       apiRequests: r.apiRequests,
       phases: r.phases,
       ...(r.error ? { error: redact(r.error) } : {}),
+      ...(r.failure ? { failure: r.failure } : {}),
       tasks: r.tasks.map((t) => ({
         role: t.role,
         resource: t.resource,

@@ -7,8 +7,8 @@ export function toList(v: string | string[] | undefined): string[] {
 }
 
 /** Fill the parts of a Resource that come straight from CommonOptions. */
-export function base(kind: string, name: string, opts: CommonOptions): Pick<Resource, 'id' | 'tags' | 'notify'> {
-  return { id: `${kind}:${name}`, tags: [...(opts.tags ?? [])], notify: toList(opts.notify) };
+export function base(kind: string, name: string, opts: CommonOptions): Pick<Resource, 'id' | 'tags' | 'notify' | 'timeout'> {
+  return { id: `${kind}:${name}`, tags: [...(opts.tags ?? [])], notify: toList(opts.notify), ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}) };
 }
 
 /** Mode (as `stat -c %a` prints it), owner and group a path must have. */

@@ -31,6 +31,11 @@ export class LocalSession implements Session {
         child.stdout.on('data', (b: Buffer) => out.push(b));
         child.stderr.on('data', (b: Buffer) => err.push(b));
         child.on('error', reject);
+        const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
+        child.on('close', (code, signal) => {
+          clearTimeout(timer);
+          if (signal === 'SIGKILL' && opts.timeoutMs) reject(new Error(`local command timed out after ${Math.round(opts.timeoutMs / 1000)} s and was killed`));
+        });
         child.on('close', (code) => resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), code: code ?? 1 }));
         child.stdin.on('error', () => {}); // a script that exits without reading its input
         child.stdin.end(dir ? opts.stdin : script);

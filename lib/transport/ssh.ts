@@ -1,12 +1,19 @@
 // An SSH session to one host: strict host-key checking, become via sudo -n,
-// one persistent shell for commands, a separate channel for large uploads.
+// one persistent shell for commands, a separate channel for large uploads,
+// keepalives (a host that stops answering fails as unreachable), a lock on
+// the host (two rigger runs on one host take turns) and a way to stop the
+// command that is running (timeout, interrupt).
 import { readFile } from 'node:fs/promises';
+import { hostname, userInfo } from 'node:os';
 import { NodeSSH } from 'node-ssh';
 import type { ClientChannel } from 'ssh2';
 import type { Remote, RunOptions, RunResult } from '../engine/types.js';
+import { HostError, HostKeyError, UnreachableError, isHostError } from '../errors.js';
 import { hostKeyAlgorithmsFor, judgeHostKey, keyTypeOf, lookupKnownKeys, recordKnownKey, type HostKeyVerdict } from './knownHosts.js';
-import { PersistentShell } from './shell.js';
+import { PersistentShell, formatMs } from './shell.js';
 import { shq } from '../resources/shell.js';
+
+export { HostKeyError, UnreachableError };
 
 export interface ConnectOptions {
   host: string;
@@ -17,19 +24,25 @@ export interface ConnectOptions {
   knownHosts: string;
   acceptNewHostKeys: boolean;
   connectTimeoutMs: number;
+  /** keepalive probe interval (OpenSSH's ServerAliveInterval); default 15 s */
+  aliveIntervalMs?: number;
+  /** unanswered keepalives before the host counts as gone (ServerAliveCountMax); default 3 */
+  aliveCountMax?: number;
+  /** how long to wait for another rigger run's lock on the host; default 300 s */
+  lockTimeoutMs?: number;
+  /** a check run: takes the lock shared (checks run together, never beside an apply) and writes nothing */
+  check?: boolean;
 }
 
-/** The host could not be reached (network, auth, timeout). */
-export class UnreachableError extends Error {}
-/** The host presented a key we must not trust. */
-export class HostKeyError extends Error {}
+/** The lock two rigger runs on one host take turns on (flock; /run is a tmpfs, so a reboot frees it). */
+export const HOST_LOCK = '/run/rigger.lock';
 
-export class RemoteError extends Error {
+export class RemoteError extends HostError {
   constructor(
     readonly script: string,
     readonly result: RunResult,
   ) {
-    super(`remote command failed (exit ${result.code}): ${firstLines(result.stderr || result.stdout)}`);
+    super(`remote command failed (exit ${result.code}): ${firstLines(result.stderr || result.stdout)}`, {});
   }
 }
 
@@ -40,9 +53,32 @@ function firstLines(s: string): string {
 
 const ENV = 'export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive\n';
 
+/**
+ * Taken by the persistent shell before its first command: fd 9 stays open in
+ * that shell for the whole session (scripts close their copy), so the lock
+ * lasts exactly as long as the session. An apply run takes it exclusive and
+ * writes who it is into the file, for the message of a run that gives up
+ * waiting; a check run takes it shared, and only if the file exists (it
+ * writes nothing).
+ */
+function lockLine(timeoutS: number, check: boolean): string {
+  const who = `rigger pid ${process.pid} on ${hostname()} (user ${userInfo().username}), since ${new Date().toISOString()}`;
+  const busy = `another rigger run holds ${HOST_LOCK} on this host (last taken by %s); gave up waiting after ${timeoutS} s\\n`;
+  const wait = `{ flock ${check ? '-s' : '-x'} -w ${timeoutS} 9 || { printf '${busy}' "$(head -c 300 ${HOST_LOCK})" >&2; exit 75; }; }`;
+  return check
+    ? `if command -v flock >/dev/null 2>&1 && [ -f ${HOST_LOCK} ]; then exec 9<${HOST_LOCK} && ${wait}; fi\n`
+    : `if command -v flock >/dev/null 2>&1; then exec 9>>${HOST_LOCK} && ${wait} && printf '%s\\n' ${shq(who)} > ${HOST_LOCK}; fi\n`;
+}
+
 export class SshSession implements Remote {
   /** Round trips to the host so far (the figure --json reports as remoteCommands). */
   roundTrips = 0;
+  private lost?: UnreachableError;
+  /** why stop() was called, for the uploads it cut */
+  private stopped?: Error;
+  private closing = false;
+  private uploads = new Set<ClientChannel>();
+
   private constructor(
     private opts: ConnectOptions,
     private ssh: NodeSSH,
@@ -55,32 +91,62 @@ export class SshSession implements Remote {
     const become = opts.user !== 'root';
     try {
       const channel = await execChannel(ssh, become ? 'sudo -n -H /bin/sh' : '/bin/sh');
-      channel.write(ENV);
-      return new SshSession(opts, ssh, new PersistentShell(channel), become);
+      const killGroup = (pgid: number, signal: 'TERM' | 'KILL') => execOnce(ssh, `${become ? 'sudo -n ' : ''}kill -s ${signal} -- -${pgid}`);
+      const shell = new PersistentShell(channel, { killGroup });
+      const session = new SshSession(opts, ssh, shell, become);
+      session.watchConnection();
+      channel.write(ENV + lockLine(Math.ceil((opts.lockTimeoutMs ?? 300_000) / 1000), opts.check ?? false));
+      return session;
     } catch (e) {
       ssh.dispose();
       throw e;
     }
   }
 
+  /**
+   * Without a listener, the keepalive timeout of a host that stopped
+   * answering is an unhandled 'error' event: it would end the whole process.
+   * Here it fails this session (as unreachable) and nothing else.
+   */
+  private watchConnection(): void {
+    const conn = this.ssh.connection!;
+    const interval = this.opts.aliveIntervalMs ?? 15_000;
+    const count = this.opts.aliveCountMax ?? 3;
+    const gone = (why: string) => {
+      if (this.closing || this.lost) return;
+      this.lost = new UnreachableError(`${this.opts.user}@${this.opts.address}:${this.opts.port} ${why}`);
+      this.shell.poison(this.lost);
+      for (const ch of this.uploads) ch.destroy();
+    };
+    conn.on('error', (e: Error & { level?: string }) =>
+      gone(e.level === 'client-timeout' ? `stopped answering (no reply to ${count} keepalives ${formatMs(interval)} apart)` : `connection failed: ${e.message}`),
+    );
+    conn.on('close', () => gone('closed the connection'));
+  }
+
   async run(script: string, opts: RunOptions = {}): Promise<RunResult> {
     this.roundTrips++;
     let result: RunResult;
     try {
-      result = await this.shell.run(script, opts.stdin);
+      result = await this.shell.run(script, { stdin: opts.stdin, timeoutMs: opts.timeoutMs });
     } catch (e: any) {
-      if (this.become && /password is required|not in the sudoers|may not run sudo/.test(e.message)) {
-        throw new Error(`become failed: user ${this.opts.user} cannot run "sudo -n" without a password (${e.message})`, { cause: e });
+      if (this.lost) throw this.lost;
+      if (isHostError(e)) throw e;
+      const message = String(e?.message ?? e);
+      if (this.become && /password is required|not in the sudoers|may not run sudo/.test(message)) {
+        throw new HostError(`become failed: user ${this.opts.user} cannot run "sudo -n" without a password (${message})`, { phase: 'connect' }, { cause: e });
       }
-      throw e;
+      if (message.includes(`another rigger run holds ${HOST_LOCK}`)) throw new HostError(message.replace(/^remote shell exited: /, ''), { phase: 'connect' }, { cause: e });
+      throw new HostError(message, {}, { cause: e });
     }
     if (opts.check !== false && result.code !== 0) throw new RemoteError(script, result);
     return result;
   }
 
   /** Binary-safe upload over its own channel: the content never passes through a shell's parser. */
-  async upload(path: string, content: Buffer): Promise<void> {
+  async upload(path: string, content: Buffer, opts: { timeoutMs?: number } = {}): Promise<void> {
     this.roundTrips++;
+    if (this.lost) throw this.lost;
     // When the connection drops mid-upload, cat sees end-of-file and would leave a
     // truncated file behind: check the size, remove the file unless it is complete.
     const script =
@@ -88,14 +154,25 @@ export class SshSession implements Remote {
       `[ "$n" = ${content.length} ] || { rm -f "$f"; echo "incomplete: $n of ${content.length} bytes arrived" >&2; exit 1; }`;
     const cmd = `${this.become ? 'sudo -n ' : ''}/bin/sh -c ${shq(script)}`;
     const channel = await execChannel(this.ssh, cmd);
-    const code = await new Promise<number>((resolve, reject) => {
-      let stderr = '';
-      channel.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      channel.on('exit', (c: number | null) => (c === 0 ? resolve(0) : reject(new Error(`upload to ${path} failed: ${stderr.trim() || `exit ${c}`}`))));
-      channel.on('error', reject);
-      channel.end(content);
-    });
-    void code;
+    this.uploads.add(channel);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let stderr = '';
+        if (opts.timeoutMs) timer = setTimeout(() => {
+          reject(new HostError(`upload to ${path} timed out after ${formatMs(opts.timeoutMs!)}`, {}));
+          channel.destroy();
+        }, opts.timeoutMs);
+        channel.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        channel.on('exit', (c: number | null) => (c === 0 ? resolve() : reject(new HostError(`upload to ${path} failed: ${stderr.trim() || `exit ${c}`}`, {}))));
+        channel.on('close', () => reject(this.lost ?? this.stopped ?? new HostError(`upload to ${path} failed: the channel closed`, {})));
+        channel.on('error', reject);
+        channel.end(content);
+      });
+    } finally {
+      clearTimeout(timer);
+      this.uploads.delete(channel);
+    }
   }
 
   async verifyNewConnection(): Promise<void> {
@@ -109,24 +186,34 @@ export class SshSession implements Remote {
     }
   }
 
+  /** Stop what is running on the host: a command gets `graceMs` to finish, then its process group is killed; uploads are cut. */
+  async stop(failure: Error, graceMs = 0): Promise<void> {
+    this.stopped ??= failure;
+    for (const ch of this.uploads) ch.destroy();
+    await this.shell.stop(failure, graceMs);
+  }
+
   close(): void {
+    this.closing = true;
     this.shell.close();
     this.ssh.dispose();
   }
 }
 
 async function connectVerified(opts: ConnectOptions): Promise<NodeSSH> {
+  const where = `${opts.address}:${opts.port}`;
+  let privateKey: string;
+  try {
+    privateKey = await readFile(opts.privateKey, 'utf8');
+  } catch (e: any) {
+    // Not "unreachable": nothing was tried. (The CLI checks every key before connecting to any host.)
+    throw new HostError(`cannot read private key ${opts.privateKey}: ${e?.code === 'ENOENT' ? 'no such file' : (e?.code ?? e)}`, { phase: 'connect' });
+  }
   const known = await lookupKnownKeys(opts.knownHosts, opts.address, opts.port);
   let verdict = 'unknown' as HostKeyVerdict;
   let presented: Buffer | undefined;
   const algorithms = hostKeyAlgorithmsFor(known);
   const ssh = new NodeSSH();
-  let privateKey: string;
-  try {
-    privateKey = await readFile(opts.privateKey, 'utf8');
-  } catch {
-    throw new UnreachableError(`cannot read private key ${opts.privateKey}`);
-  }
   try {
     await ssh.connect({
       host: opts.address,
@@ -134,7 +221,8 @@ async function connectVerified(opts: ConnectOptions): Promise<NodeSSH> {
       username: opts.user,
       privateKey,
       readyTimeout: opts.connectTimeoutMs,
-      keepaliveInterval: 15000,
+      keepaliveInterval: opts.aliveIntervalMs ?? 15_000,
+      keepaliveCountMax: opts.aliveCountMax ?? 3,
       algorithms: algorithms.length ? { serverHostKey: algorithms as any } : undefined,
       hostVerifier: (key: Buffer) => {
         presented = key;
@@ -144,13 +232,12 @@ async function connectVerified(opts: ConnectOptions): Promise<NodeSSH> {
     });
   } catch (e: any) {
     ssh.dispose();
-    const where = `${opts.address}:${opts.port}`;
     if (verdict === 'changed')
       throw new HostKeyError(`host key for ${where} has CHANGED (now ${presented ? keyTypeOf(presented) : '?'}); it does not match ${opts.knownHosts}. Refusing to connect: if the change is expected, remove the old entry from that file.`);
     if (verdict === 'revoked') throw new HostKeyError(`host key for ${where} is marked @revoked in ${opts.knownHosts}`);
     if (verdict === 'unknown' && presented && !opts.acceptNewHostKeys)
       throw new HostKeyError(`host key for ${where} is not in ${opts.knownHosts}; pass --accept-new-host-keys to trust it on first use`);
-    throw new UnreachableError(`cannot connect to ${opts.user}@${where}: ${e.message ?? e}`);
+    throw new UnreachableError(`cannot connect to ${opts.user}@${where}: ${e.message ?? e}`, { phase: 'connect' });
   }
   if (verdict === 'unknown' && presented) await recordKnownKey(opts.knownHosts, opts.address, opts.port, presented);
   return ssh;
@@ -159,5 +246,16 @@ async function connectVerified(opts: ConnectOptions): Promise<NodeSSH> {
 function execChannel(ssh: NodeSSH, command: string): Promise<ClientChannel> {
   return new Promise((resolve, reject) => {
     ssh.connection!.exec(command, (err, channel) => (err ? reject(err) : resolve(channel)));
+  });
+}
+
+/** Run a short command on a channel of its own and wait for it to exit. */
+async function execOnce(ssh: NodeSSH, command: string): Promise<void> {
+  const channel = await execChannel(ssh, command);
+  await new Promise<void>((resolve) => {
+    channel.on('close', () => resolve());
+    channel.resume();
+    channel.stderr.resume();
+    channel.end();
   });
 }

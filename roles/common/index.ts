@@ -1,6 +1,6 @@
-// common: what every server gets. Base packages, timezone, optional hostname,
-// admin users with their SSH keys and passwordless sudo, and unattended
-// security upgrades.
+// common: what every server gets. Base packages, the timezone when one is set
+// for the host, optional hostname, admin users with their SSH keys and
+// passwordless sudo, and unattended security upgrades.
 import { z } from 'zod';
 import { defineRole, type Change, type HostContext, type ProbeResult, type ShellResource as Resource } from '../../lib/engine/types.js';
 import { aptPackages, authorizedKeys, command, file, keyIdentity, link, service, serviceHandler, shq, user } from '../../lib/resources/index.js';
@@ -38,7 +38,8 @@ export const varsSchema = z.looseObject({
     .string()
     .regex(TIMEZONE, 'expected a zone name such as "Etc/UTC" or "Europe/Paris"')
     .refine((t) => !t.split('/').includes('..'), 'expected a zone name such as "Etc/UTC"')
-    .default('Etc/UTC'),
+    // No default: changing a server's zone moves its cron jobs, so it is only done when asked for.
+    .optional(),
   /** set only when given */
   hostname: z.string().regex(HOSTNAME, 'not a valid host name').optional(),
   admin_users: z
@@ -102,16 +103,19 @@ export default defineRole<CommonVars>({
       ...new Set([
         ...v.common_packages,
         ...v.common_extra_packages,
-        'tzdata', // /usr/share/zoneinfo for the timezone below
+        ...(v.timezone !== undefined ? ['tzdata'] : []), // /usr/share/zoneinfo for the timezone below
         ...(v.unattended_upgrades ? ['unattended-upgrades'] : []),
         ...(v.admin_users.some((u) => u.sudo) ? ['sudo'] : []),
       ]),
     ];
     resources.push(aptPackages({ packages, cacheMaxAge: v.common_apt_cache_max_age, tags: ['packages'] }));
 
-    // Timezone: the link is what libc reads, /etc/timezone what Debian tools read.
-    resources.push(localtimeLink(v.timezone, [RESTART_CRON]));
-    resources.push(file({ path: '/etc/timezone', content: `${v.timezone}\n`, mode: '0644', tags: ['timezone'], notify: RESTART_CRON }));
+    // Timezone, only when set for the host (a server keeps its own otherwise, and
+    // its cron jobs do not move): the link is what libc reads, /etc/timezone what Debian tools read.
+    if (v.timezone !== undefined) {
+      resources.push(localtimeLink(v.timezone, [RESTART_CRON]));
+      resources.push(file({ path: '/etc/timezone', content: `${v.timezone}\n`, mode: '0644', tags: ['timezone'], notify: RESTART_CRON }));
+    }
 
     if (v.hostname) {
       resources.push(file({ path: '/etc/hostname', content: `${v.hostname}\n`, mode: '0644', tags: ['hostname'] }));

@@ -127,7 +127,7 @@ export function newCredentials(created: { id: number; token: string; token_expir
 export function registerConfigSecrets(vars: GitlabRunnerVars): void {
   for (const r of vars.gitlab_runners) {
     const s3 = r.cache?.s3;
-    for (const v of [s3?.AccessKey, s3?.SecretKey]) if (typeof v === 'string') registerSecretValue(v);
+    for (const v of [s3?.AccessKey, s3?.SecretKey, s3?.SessionToken, r.autoscaler?.connector_config?.password]) if (typeof v === 'string') registerSecretValue(v);
   }
 }
 
@@ -165,9 +165,19 @@ function buildRunner(vars: GitlabRunnerVars, r: RunnerVars, c: Credentials | und
     cache_dir: r.cache_dir,
     clone_url: r.clone_url,
     environment: r.environment,
+    pre_get_sources_script: r.pre_get_sources_script,
+    post_get_sources_script: r.post_get_sources_script,
+    pre_build_script: r.pre_build_script,
+    post_build_script: r.post_build_script,
+    debug_trace_disabled: r.debug_trace_disabled,
+    clean_git_config: r.clean_git_config,
+    unhealthy_requests_limit: r.unhealthy_requests_limit,
+    unhealthy_interval: r.unhealthy_interval,
+    feature_flags: r.feature_flags && { ...r.feature_flags },
     cache: r.cache && buildCache(r.cache),
     docker: r.docker && { ...r.docker },
     machine: r.machine && buildMachine(r.machine),
+    autoscaler: r.autoscaler && buildAutoscaler(r.autoscaler),
   };
 }
 
@@ -181,10 +191,16 @@ function buildCache(c: NonNullable<RunnerVars['cache']>): Record<string, unknown
       ServerAddress: c.s3.ServerAddress,
       AccessKey: c.s3.AccessKey === undefined ? undefined : reveal(c.s3.AccessKey),
       SecretKey: c.s3.SecretKey === undefined ? undefined : reveal(c.s3.SecretKey),
+      SessionToken: c.s3.SessionToken === undefined ? undefined : reveal(c.s3.SessionToken),
       BucketName: c.s3.BucketName,
       BucketLocation: c.s3.BucketLocation,
       Insecure: c.s3.Insecure,
       AuthenticationType: c.s3.AuthenticationType,
+      ServerSideEncryption: c.s3.ServerSideEncryption,
+      ServerSideEncryptionKeyID: c.s3.ServerSideEncryptionKeyID,
+      DualStack: c.s3.DualStack,
+      PathStyle: c.s3.PathStyle,
+      Accelerate: c.s3.Accelerate,
     },
   };
 }
@@ -197,6 +213,7 @@ function buildMachine(m: NonNullable<RunnerVars['machine']>): Record<string, unk
     IdleTime: m.IdleTime,
     MaxGrowthRate: m.MaxGrowthRate,
     MaxBuilds: m.MaxBuilds,
+    MaxRemovalAttempts: m.MaxRemovalAttempts,
     MachineDriver: m.MachineDriver,
     MachineName: m.MachineName,
     MachineOptions: m.MachineOptions.map(machineOptionText),
@@ -208,6 +225,21 @@ function buildMachine(m: NonNullable<RunnerVars['machine']>): Record<string, unk
       IdleTime: a.IdleTime,
       Timezone: a.Timezone,
     })),
+  };
+}
+
+/**
+ * [runners.autoscaler] of the docker-autoscaler executor: keys as gitlab-runner
+ * spells them, plugin credentials revealed (this text goes into the 0600 file only),
+ * scale_factor always a float.
+ */
+function buildAutoscaler(a: NonNullable<RunnerVars['autoscaler']>): Record<string, unknown> {
+  const { plugin_config, connector_config, policy, ...scalars } = a;
+  return {
+    ...scalars,
+    plugin_config: plugin_config && Object.fromEntries(Object.entries(plugin_config).map(([k, v]) => [k, isSecret(v) ? v.reveal() : v])),
+    connector_config: connector_config && { ...connector_config, password: connector_config.password === undefined ? undefined : reveal(connector_config.password) },
+    policy: policy?.map((p) => ({ ...p, scale_factor: p.scale_factor === undefined ? undefined : new TomlFloat(p.scale_factor) })),
   };
 }
 

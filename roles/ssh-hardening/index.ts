@@ -35,6 +35,8 @@ export const varsSchema = z
   .looseObject({
     /** any sshd keyword -> value, merged over the defaults; null leaves a default out */
     ssh_settings: z.record(z.string(), settingValue).default({}),
+    /** host key types clients have on file (checked by resolveSettings); HostKeyAlgorithms never drops one */
+    ssh_host_key_types: z.array(z.string()).optional(),
     // The typed ssh_* vars (see SETTING_VARS) are checked by resolveSettings below.
     ...Object.fromEntries(Object.keys(SETTING_VARS).map((k) => [k, settingValue.optional()])),
   })
@@ -53,7 +55,7 @@ export default defineRole<SshHardeningVars>({
   name: 'ssh-hardening',
   vars: varsSchema,
   tasks({ vars, facts }) {
-    const { settings, problems } = resolveSettings(vars as Vars);
+    const { settings, problems } = resolveSettings(vars as Vars, { opensshVersion: facts.opensshVersion });
     if (problems.length) throw new Error(`ssh-hardening: ${problems.map((p) => `${p.path.join('.')}: ${p.message}`).join('; ')}`);
     return {
       resources: [lockoutGuard(settings, facts.loginUser), hardeningDropIn(renderDropIn(settings)), effectiveConfigCheck(settings, facts.loginUser)],

@@ -12,15 +12,39 @@ export const HANDLER = 'reload sshd';
 /** Value of one sshd keyword as written in the drop-in (already formatted). */
 export type Settings = Map<string, string>;
 
-export const KEX_DEFAULT = [
-  'sntrup761x25519-sha512@openssh.com',
-  'curve25519-sha256',
-  'curve25519-sha256@libssh.org',
+/**
+ * Key exchanges by the OpenSSH version that introduced them (openssh-portable
+ * kex.h / kex-names.c): Debian 11's 8.4 has no sntrup761 (it has only the
+ * experimental sntrup4591761 of 8.0, withdrawn in 8.5, which we do not offer),
+ * 8.5 added sntrup761x25519-sha512@openssh.com, 9.9 added mlkem768x25519-sha256.
+ * An algorithm the host's sshd does not know makes `sshd -t` fail (and would
+ * stop sshd), so the default list follows facts.opensshVersion.
+ */
+export const KEX_SINCE: ReadonlyArray<readonly [string, number]> = [
+  ['mlkem768x25519-sha256', 9.9],
+  ['sntrup761x25519-sha512@openssh.com', 8.5],
+  ['curve25519-sha256', 7.4],
+  ['curve25519-sha256@libssh.org', 6.5],
   // Large fixed MODP groups: not flagged by audits, kept last as a fallback for
   // clients without curve25519 (old Java or Go SSH libraries).
-  'diffie-hellman-group18-sha512',
-  'diffie-hellman-group16-sha512',
+  ['diffie-hellman-group18-sha512', 7.3],
+  ['diffie-hellman-group16-sha512', 7.3],
 ];
+
+/** "9.2p1" -> 9.2, "10.0p2" -> 10.0, "8.4p1" -> 8.4; undefined when unknown. */
+export function opensshRelease(version: string | undefined): number | undefined {
+  const m = /^(\d+)\.(\d)/.exec(version ?? '');
+  return m ? Number(m[1]) + Number(m[2]) / 10 : undefined;
+}
+
+/** The default key exchanges for a host's OpenSSH (unknown version: only those every OpenSSH >= 7.4 has). */
+export function kexFor(opensshVersion: string | undefined): string[] {
+  const v = opensshRelease(opensshVersion) ?? 7.4;
+  return KEX_SINCE.filter(([, since]) => v >= since).map(([name]) => name);
+}
+
+/** The list for Debian 12 (OpenSSH 9.2), the schema's reference host. */
+export const KEX_DEFAULT = kexFor('9.2p1');
 export const CIPHERS_DEFAULT = [
   'chacha20-poly1305@openssh.com',
   'aes256-gcm@openssh.com',
@@ -30,15 +54,36 @@ export const CIPHERS_DEFAULT = [
   'aes128-ctr',
 ];
 export const MACS_DEFAULT = ['hmac-sha2-512-etm@openssh.com', 'hmac-sha2-256-etm@openssh.com', 'umac-128-etm@openssh.com'];
-/** No ECDSA (NIST curves); host certificates of the same key types are accepted. */
-export const HOST_KEY_ALGORITHMS_DEFAULT = [
-  'ssh-ed25519',
-  'ssh-ed25519-cert-v01@openssh.com',
-  'rsa-sha2-512',
-  'rsa-sha2-512-cert-v01@openssh.com',
-  'rsa-sha2-256',
-  'rsa-sha2-256-cert-v01@openssh.com',
-];
+
+/**
+ * Host key types and the algorithms sshd offers for each. A client that has a
+ * host's key of one type on file (rigger's own known_hosts, a Solr tunnel's
+ * ~/.ssh/known_hosts) expects that type: if sshd stopped offering it, the
+ * client would see an unknown key and refuse to connect. RSA keys are offered
+ * with SHA-2 signatures only (as OpenSSH >= 8.8 does by default).
+ */
+export const HOST_KEY_TYPE_ALGORITHMS: Readonly<Record<string, readonly string[]>> = {
+  'ssh-ed25519': ['ssh-ed25519', 'ssh-ed25519-cert-v01@openssh.com'],
+  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-512-cert-v01@openssh.com', 'rsa-sha2-256', 'rsa-sha2-256-cert-v01@openssh.com'],
+  'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp256-cert-v01@openssh.com'],
+  'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp384-cert-v01@openssh.com'],
+  'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521', 'ecdsa-sha2-nistp521-cert-v01@openssh.com'],
+};
+/**
+ * Default of ssh_host_key_types: the types Debian's openssh-server generates
+ * (ed25519, RSA, ECDSA P-256). Nothing is dropped unless the inventory says
+ * which types clients have on file: audits flag ECDSA, but a tunnel that stops
+ * connecting is worse. Drop ecdsa only after checking every client.
+ */
+export const HOST_KEY_TYPES_DEFAULT = ['ssh-ed25519', 'ssh-rsa', 'ecdsa-sha2-nistp256'];
+
+export function hostKeyAlgorithmsFor(types: readonly string[]): string[] {
+  // Strongest first, whatever order the types were listed in.
+  return Object.keys(HOST_KEY_TYPE_ALGORITHMS)
+    .filter((t) => types.includes(t))
+    .flatMap((t) => HOST_KEY_TYPE_ALGORITHMS[t]);
+}
+export const HOST_KEY_ALGORITHMS_DEFAULT = hostKeyAlgorithmsFor(HOST_KEY_TYPES_DEFAULT);
 
 /** The hardening defaults, in the order they are written. */
 export const DEFAULT_SETTINGS: ReadonlyArray<readonly [string, string]> = [
@@ -82,6 +127,7 @@ export const SETTING_VARS: Record<string, VarSpec> = {
   ssh_login_grace_time: { keyword: 'LoginGraceTime', kind: 'time' },
   ssh_x11_forwarding: { keyword: 'X11Forwarding', kind: 'yesno' },
   ssh_allow_agent_forwarding: { keyword: 'AllowAgentForwarding', kind: 'yesno' },
+  // Per host: "local" where clients reach a local-only service through `ssh -L` tunnels (dolos's Solr).
   ssh_allow_tcp_forwarding: { keyword: 'AllowTcpForwarding', kind: 'enum', values: ['yes', 'no', 'all', 'local', 'remote'] },
   ssh_permit_user_environment: { keyword: 'PermitUserEnvironment', kind: 'yesno' },
   ssh_client_alive_interval: { keyword: 'ClientAliveInterval', kind: 'time' },
@@ -233,9 +279,12 @@ export function formatValue(spec: VarSpec | undefined, keyword: string, raw: unk
  * keyword, null removes a default), then the typed `ssh_*` vars. A keyword set
  * both ways to different values is an error rather than a silent precedence rule.
  */
-export function resolveSettings(vars: Record<string, unknown>): ResolvedSettings {
+export function resolveSettings(vars: Record<string, unknown>, host: HostFacts = {}): ResolvedSettings {
   const problems: SettingsProblem[] = [];
   const settings: Settings = new Map(DEFAULT_SETTINGS.map(([k, v]) => [k, v]));
+  if (host.opensshVersion !== undefined) settings.set('KexAlgorithms', kexFor(host.opensshVersion).join(','));
+  const keptTypes = hostKeyTypes(vars.ssh_host_key_types, problems);
+  settings.set('HostKeyAlgorithms', hostKeyAlgorithmsFor(keptTypes).join(','));
   const canonical = (k: string) => KEYWORD_RULES[k.toLowerCase()]?.keyword ?? [...settings.keys()].find((x) => x.toLowerCase() === k.toLowerCase()) ?? k;
   const fromMap = new Map<string, string | null>();
   const map = vars.ssh_settings ?? {};
@@ -280,7 +329,67 @@ export function resolveSettings(vars: Record<string, unknown>): ResolvedSettings
     if (v === null) settings.delete(spec.keyword);
     else settings.set(spec.keyword, v);
   }
+  problems.push(...hostKeyProblems(settings, keptTypes, vars), ...kexProblems(settings, host.opensshVersion, vars));
   return { settings, problems };
+}
+
+/** What resolveSettings needs to know about the host (from facts, once connected). */
+export interface HostFacts {
+  /** facts.opensshVersion, e.g. "9.2p1" ("" when unknown) */
+  opensshVersion?: string;
+}
+
+/** ssh_host_key_types: the host key types clients have on file, default every type Debian generates. */
+function hostKeyTypes(raw: unknown, problems: SettingsProblem[]): string[] {
+  if (raw === undefined || raw === null) return [...HOST_KEY_TYPES_DEFAULT];
+  const known = Object.keys(HOST_KEY_TYPE_ALGORITHMS);
+  if (!Array.isArray(raw) || raw.length === 0 || !raw.every((t) => typeof t === 'string')) {
+    problems.push({ path: ['ssh_host_key_types'], message: `expected a non-empty list of host key types (${known.join(', ')})` });
+    return [...HOST_KEY_TYPES_DEFAULT];
+  }
+  const bad = raw.filter((t) => !known.includes(t));
+  if (bad.length) problems.push({ path: ['ssh_host_key_types'], message: `unknown host key type ${bad.map((b) => JSON.stringify(b)).join(', ')}; expected some of ${known.join(', ')}` });
+  return raw.filter((t) => known.includes(t));
+}
+
+/** Where a keyword was set explicitly (for the problem's key path). */
+function pathOf(keyword: string, varName: string, vars: Record<string, unknown>): (string | number)[] {
+  if (vars[varName] !== undefined) return [varName];
+  const map = vars.ssh_settings;
+  const key = map && typeof map === 'object' ? Object.keys(map).find((k) => k.toLowerCase() === keyword.toLowerCase()) : undefined;
+  return key ? ['ssh_settings', key] : [varName];
+}
+
+/** HostKeyAlgorithms must offer every host key type clients have on file. */
+function hostKeyProblems(settings: Settings, kept: string[], vars: Record<string, unknown>): SettingsProblem[] {
+  const value = settings.get('HostKeyAlgorithms');
+  if (value === undefined || /^[+\-^]/.test(value)) return []; // sshd's own default, or an edit of it: offers them all
+  const offered = new Set(value.split(','));
+  const dropped = kept.filter((t) => !HOST_KEY_TYPE_ALGORITHMS[t].some((a) => offered.has(a)));
+  if (!dropped.length) return [];
+  return [
+    {
+      path: pathOf('HostKeyAlgorithms', 'ssh_host_key_algorithms', vars),
+      message:
+        `HostKeyAlgorithms would stop offering ${dropped.join(', ')} host keys, which clients have on file (ssh_host_key_types; rigger's own known_hosts included): ` +
+        `add ${dropped.map((t) => HOST_KEY_TYPE_ALGORITHMS[t][0]).join(', ')}, or remove the type from ssh_host_key_types once no client has such a key of this host on file`,
+    },
+  ];
+}
+
+/** Explicit KexAlgorithms the host's OpenSSH does not have (sshd -t would refuse them). */
+function kexProblems(settings: Settings, version: string | undefined, vars: Record<string, unknown>): SettingsProblem[] {
+  const v = opensshRelease(version);
+  const value = settings.get('KexAlgorithms');
+  if (v === undefined || value === undefined) return [];
+  const names = value.replace(/^[+\-^]/, '').split(',');
+  const missing = names.filter((n) => {
+    const since = KEX_SINCE.find(([k]) => k === n)?.[1];
+    return since !== undefined && v < since;
+  });
+  return missing.length
+    ? [{ path: pathOf('KexAlgorithms', 'ssh_kex_algorithms', vars), message: `KexAlgorithms ${missing.join(', ')}: not in OpenSSH ${version} on this host (sshd -t would refuse it); leave the setting out to get the list for this version` }]
+    : [];
 }
 
 // ---------------------------------------------------------------- sshd -T

@@ -1,12 +1,14 @@
 /**
  * Stand-ins for release downloads tests cannot fetch: GitLab's docker-machine
- * fork and a Scaleway docker-machine driver. Small POSIX sh scripts laid out
- * like their real download URLs, with their sha256, so a "verified download"
- * resource can be tested with `file:` URLs (DIR is mounted into test hosts).
+ * fork and the Scaleway driver the production inventory chose (linka-cloud's
+ * scaleway-v2 fork). Small POSIX sh scripts laid out like their download URLs,
+ * with their sha256, so a "verified download" resource can be tested with
+ * `file:` URLs (DIR is mounted into test hosts).
  *
- *   DIR/docker-machine/v0.16.2-gitlab.27/docker-machine-Linux-x86_64
+ *   DIR/docker-machine/v0.16.2-gitlab.30/docker-machine-Linux-x86_64
  *     (real: https://gitlab-docker-machine-downloads.s3.amazonaws.com/<version>/docker-machine-Linux-x86_64)
- *   DIR/docker-machine-driver-scaleway/v1.6/docker-machine-driver-scaleway
+ *   DIR/docker-machine-driver-scaleway-v2/v2.0.0-5cfe31f/docker-machine-driver-scaleway-v2
+ *     (real: none published; a build of that commit at a URL the operator controls, see inventory/hosts.toml)
  *
  * Content is deterministic: the sha256 values are stable across rebuilds.
  */
@@ -26,11 +28,16 @@ export interface FakeDownload {
 
 export interface FakeDownloads {
   dockerMachine: FakeDownload;
-  scalewayDriver: FakeDownload & { name: 'scaleway' };
+  scalewayDriver: FakeDownload & { name: 'scaleway-v2'; binary: 'docker-machine-driver-scaleway-v2'; options: readonly string[] };
 }
 
-export const DOCKER_MACHINE_VERSION = 'v0.16.2-gitlab.27';
-export const SCALEWAY_DRIVER_VERSION = 'v1.6';
+export const DOCKER_MACHINE_VERSION = 'v0.16.2-gitlab.30';
+export const SCALEWAY_DRIVER_VERSION = 'v2.0.0-5cfe31f';
+/** The create flags of linka-cloud's scaleway-v2 driver (driver/scaleway.go, GetCreateFlags, commit 5cfe31f). */
+export const SCALEWAY_V2_OPTIONS = [
+  'scaleway-accesskey', 'scaleway-secretkey', 'scaleway-project-id', 'scaleway-name', 'scaleway-commercial-type', 'scaleway-zone',
+  'scaleway-image', 'scaleway-bootscript', 'scaleway-ip', 'scaleway-root-volume-size', 'scaleway-root-volume-type', 'scaleway-debug', 'scaleway-ipv6',
+] as const;
 
 function dockerMachineScript(version: string) {
   const v = version.replace(/^v/, '');
@@ -64,10 +71,10 @@ esac
 
 function scalewayDriverScript(version: string) {
   return `#!/bin/sh
-# docker-machine-driver-scaleway TEST DOUBLE (rigger test/fakes/downloads.ts).
+# docker-machine-driver-scaleway-v2 TEST DOUBLE (rigger test/fakes/downloads.ts).
 case "\${1:-}" in
   version|--version|-v)
-    echo "docker-machine-driver-scaleway ${version.replace(/^v/, '')} (test double)"
+    echo "docker-machine-driver-scaleway-v2 ${version.replace(/^v/, '')} (test double)"
     ;;
   *)
     echo "This is a Docker Machine plugin binary."
@@ -110,9 +117,9 @@ export async function buildFakeDownloads(dir: string): Promise<FakeDownloads> {
   );
   const driver = await writeExecutable(
     root,
-    path.posix.join('docker-machine-driver-scaleway', SCALEWAY_DRIVER_VERSION, 'docker-machine-driver-scaleway'),
+    path.posix.join('docker-machine-driver-scaleway-v2', SCALEWAY_DRIVER_VERSION, 'docker-machine-driver-scaleway-v2'),
     scalewayDriverScript(SCALEWAY_DRIVER_VERSION),
     SCALEWAY_DRIVER_VERSION,
   );
-  return { dockerMachine, scalewayDriver: { ...driver, name: 'scaleway' } };
+  return { dockerMachine, scalewayDriver: { ...driver, name: 'scaleway-v2', binary: 'docker-machine-driver-scaleway-v2', options: SCALEWAY_V2_OPTIONS } };
 }

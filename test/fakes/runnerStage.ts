@@ -110,13 +110,14 @@ gitlab_runners = [
 [groups.autoscale_runners.vars]
 concurrent = 10
 docker_machine = { version = "${dm.version}", url = "${fx.inHost.dockerMachineUrl}", sha256 = "${dm.sha256}" }
-docker_machine_driver = { name = "${drv.name}", binary = "docker-machine-driver-${drv.name}", version = "${drv.version}", url = "${fx.inHost.scalewayDriverUrl}", sha256 = "${drv.sha256}" }
+docker_machine_driver = { name = "${drv.name}", binary = "${drv.binary}", version = "${drv.version}", url = "${fx.inHost.scalewayDriverUrl}", sha256 = "${drv.sha256}", options = ${JSON.stringify(drv.options)} }
 gitlab_runners = [
   { name = "download-convert-autoscale", executor = "docker+machine", tags = ["download-convert", "autoscale"], run_untagged = false, limit = 5,
     docker = { image = "debian:bookworm-slim", privileged = false },
     cache = { type = "s3", shared = true, s3 = { ServerAddress = "s3.fr-par.scw.cloud", BucketName = "runner-cache", BucketLocation = "fr-par", AccessKey = { secret = "CACHE_S3_ACCESS_KEY" }, SecretKey = { secret = "CACHE_S3_SECRET_KEY" } } },
     machine = { IdleCount = 0, IdleScaleFactor = 1.0, IdleTime = 1800, MaxBuilds = 10, MaxGrowthRate = 2, MachineDriver = "${drv.name}", MachineName = "fetch-%s",
                 MachineOptions = ["scaleway-commercial-type=DEV1-S", "scaleway-zone=fr-par-1", "scaleway-image=debian_bookworm",
+                                  "scaleway-root-volume-type=local", "scaleway-root-volume-size=20", "scaleway-project-id=3f7c1e52-9b1d-4c2e-8a55-2f0d6b9e4a10",
                                   { key = "scaleway-accesskey", value = { secret = "SCW_ACCESS_KEY" } }, { key = "scaleway-secretkey", value = { secret = "SCW_SECRET_KEY" } }],
                 autoscaling = [{ Periods = ["* * 8-18 * * mon-fri *"], IdleCount = 1, IdleTime = 3600, Timezone = "Europe/Paris" }] } },
 ]

@@ -182,4 +182,13 @@ describe('common on a Docker test host', () => {
     expect(await sh('cat /etc/timezone')).toBe('Europe/Paris\n');
     expect((await sh('readlink /etc/localtime')).trim()).toBe('/usr/share/zoneinfo/Europe/Paris');
   }, 120_000);
+
+  it('with no timezone set for the host, its zone stays as it is (its cron jobs do not move)', async () => {
+    const { timezone: _zone, ...rest } = vars();
+    const run = await play(rest);
+    expect(run.exitCode, run.output).toBe(0);
+    expect(run.host.tasks.map((t) => t.resource)).not.toEqual(expect.arrayContaining([expect.stringMatching(/localtime|\/etc\/timezone/)]));
+    expect(await sh('cat /etc/timezone')).toBe('Europe/Paris\n');
+    expect((await sh('readlink /etc/localtime')).trim()).toBe('/usr/share/zoneinfo/Europe/Paris');
+  }, 120_000);
 });

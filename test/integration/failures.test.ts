@@ -323,11 +323,12 @@ describe('failure cases against real hosts', () => {
           // The test means something only if kills did land in the middle of the upload.
           expect(killedMidUpload, outcomes.join('\n')).toBeGreaterThanOrEqual(2);
 
-          // And a run that is left alone converges.
+          // And a run that is left alone converges, and removes the complete temp files the kills left.
           const last = await newContent();
           const final = await spawnChild(args, env(last)).done;
           expect(final.code, final.stderr).toBe(0);
           expect(await sha256Of(container[host], TARGET)).toBe(last.sha);
+          expect(await sh(container[host], `ls -A ${DIR}`)).toBe('blob.bin\n');
         } finally {
           await rm(local, { recursive: true, force: true });
         }

@@ -276,7 +276,7 @@ describe('every resource kind, over SSH, as root and as deploy (sudo -n)', () =>
       );
       expect(await statOf(c, '/etc/cron.d/rigger-it')).toBe('regular file 644 root root');
       // guarded command: its effect
-      expect(await catFile(c, '/opt/rigger-it/version.txt')).toBe('docker-machine version 0.16.2-gitlab.27, build 0fake000\n');
+      expect(await catFile(c, '/opt/rigger-it/version.txt')).toBe(`docker-machine version ${fixtures.downloads.dockerMachine.version.replace(/^v/, '')}, build 0fake000\n`);
     }
   }, 600_000);
 

@@ -82,7 +82,7 @@ describe('playbooks/runner.ts on mania (docker+machine) and eros (docker)', () =
       expect(held.split('\n')).toEqual(expect.arrayContaining(['gitlab-runner', 'gitlab-runner-helper-images']));
       expect((await sh(container(host), 'systemctl is-active gitlab-runner; systemctl is-enabled gitlab-runner')).split('\n').slice(0, 2)).toEqual(['active', 'enabled']);
     }
-    const dm = await sh(container('mania'), 'stat -c "%a %U" /usr/local/bin/docker-machine /usr/local/bin/docker-machine-driver-scaleway; sha256sum /usr/local/bin/docker-machine | cut -d" " -f1');
+    const dm = await sh(container('mania'), 'stat -c "%a %U" /usr/local/bin/docker-machine /usr/local/bin/docker-machine-driver-scaleway-v2; sha256sum /usr/local/bin/docker-machine | cut -d" " -f1');
     expect(dm.trim().split('\n')).toEqual(['755 root', '755 root', stage.fixtures.downloads.dockerMachine.sha256]);
     expect((await sh(container('eros'), 'test -e /usr/local/bin/docker-machine && echo yes || echo no')).trim()).toBe('no');
   });
@@ -98,7 +98,7 @@ describe('playbooks/runner.ts on mania (docker+machine) and eros (docker)', () =
     expect(cfg.runners).toHaveLength(1);
     const r = cfg.runners[0];
     expect(r).toMatchObject({ name: 'download-convert-autoscale', executor: 'docker+machine', limit: 5 });
-    expect(r.machine).toMatchObject({ IdleCount: 0, IdleTime: 1800, MaxBuilds: 10, MaxGrowthRate: 2, MachineDriver: 'scaleway', MachineName: 'fetch-%s' });
+    expect(r.machine).toMatchObject({ IdleCount: 0, IdleTime: 1800, MaxBuilds: 10, MaxGrowthRate: 2, MachineDriver: 'scaleway-v2', MachineName: 'fetch-%s' });
     expect(r.machine.MachineOptions).toEqual(
       expect.arrayContaining(['scaleway-commercial-type=DEV1-S', 'scaleway-zone=fr-par-1', `scaleway-secretkey=${stage.secrets.SCW_SECRET_KEY}`]),
     );

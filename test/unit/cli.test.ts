@@ -13,6 +13,8 @@ const DEFAULTS: CliOptions = {
   json: undefined,
   listHosts: false,
   listTasks: false,
+  listTags: false,
+  timeout: undefined,
   acceptNewHostKeys: false,
   detailedExitcode: false,
   verbose: 0,
@@ -39,7 +41,7 @@ describe('parseCli', () => {
       parseCli([
         '--inventory', 'test/inv.toml', '--limit', 'mania', '--check', '--diff', '--tags', 'ssh,docker',
         '--skip-tags', 'apt', '--forks', '10', '--json', 'out.json', '--list-hosts', '--list-tasks',
-        '--accept-new-host-keys', '--detailed-exitcode', '--verbose', '--help',
+        '--list-tags', '--timeout', '90', '--accept-new-host-keys', '--detailed-exitcode', '--verbose', '--help',
       ]),
     ).toEqual({
       inventory: 'test/inv.toml',
@@ -52,6 +54,8 @@ describe('parseCli', () => {
       json: 'out.json',
       listHosts: true,
       listTasks: true,
+      listTags: true,
+      timeout: 90,
       acceptNewHostKeys: true,
       detailedExitcode: true,
       verbose: 1,
@@ -102,6 +106,13 @@ describe('parseCli', () => {
     }
   });
 
+  it('rejects a bad --timeout', () => {
+    for (const bad of ['0', '-5', 'soon', '1.5']) {
+      expect(errorOf(['--timeout=' + bad])).toBe(`--timeout: expected a positive integer, got ${JSON.stringify(bad)} (see --help)`);
+    }
+    expect(parseCli(['--timeout', '600']).timeout).toBe(600);
+  });
+
   it('rejects positional arguments and values on boolean flags', () => {
     expect(errorOf(['mania'])).toBe('unexpected argument "mania": playbooks take options only (see --help)');
     expect(errorOf(['--check=yes'])).toBe('option --check does not take a value (see --help)');
@@ -115,7 +126,7 @@ describe('parseCli', () => {
 
   it('USAGE documents every flag', () => {
     for (const flag of ['--inventory', '--limit', '--check', '--diff', '--tags', '--skip-tags', '--forks', '--json',
-      '--list-hosts', '--list-tasks', '--accept-new-host-keys', '--detailed-exitcode', '-v', '--help']) {
+      '--list-hosts', '--list-tasks', '--list-tags', '--timeout', '--accept-new-host-keys', '--detailed-exitcode', '-v', '--help']) {
       expect(USAGE).toContain(flag);
     }
   });

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runHost, type HostRunOptions, type RoleRun, type Session } from '../../lib/engine/run.js';
+import { ASSUMED_FACTS, expandRoles } from '../../lib/engine/expand.js';
 import { defineRole, type Change, type Handler, type HostContext, type Resource, type ShellResource } from '../../lib/engine/types.js';
 import type { TaskResult } from '../../lib/engine/report-types.js';
 import { command } from '../../lib/resources/command.js';
@@ -90,7 +91,7 @@ describe('runHost: round trips', () => {
     });
   }
 
-  it('reprobes the remaining resources after each change, and converges to 2 round trips', async () => {
+  it('after each change probes a fresh batch, halving its size (O(N) probes, not N²/2), and converges to 2 round trips', async () => {
     const s1 = session();
     const first = await runHost('h', async () => s1, [role('conf', files(30))], OPTS);
     expect(first.status).toBe('changed');
@@ -99,15 +100,39 @@ describe('runHost: round trips', () => {
     expect(first.remoteCommands).toBe(1 + 30 * 2);
     const probeScripts = s1.scripts.filter((x) => x.includes('__RIGGER_PROBE_'));
     expect(probeScripts).toHaveLength(30);
-    // each batch covers exactly the resources still to come
-    probeScripts.forEach((p, i) => expect(p.match(/printf '\\n__RIGGER_PROBE_\w+ \d+\\n'/g)).toHaveLength(30 - i));
+    // 30, then half the batch a change came in: 15, 8, 4, 2, 1, 1, ...
+    const sizes = probeScripts.map((p) => p.match(/printf '\\n__RIGGER_PROBE_\w+ \d+\\n'/g)!.length);
+    expect(sizes).toEqual([30, 15, 8, 4, 2, ...Array(25).fill(1)]);
+    expect(sizes.reduce((a, b) => a + b)).toBeLessThanOrEqual(3 * 30);
     for (let i = 0; i < 30; i++) expect(readFileSync(join(dir, `f${i}.conf`), 'utf8')).toBe(`line ${i}\n`);
 
     const s2 = session();
     const second = await runHost('h', async () => s2, [role('conf', files(30))], OPTS);
     expect(second.status).toBe('ok');
     expect(second.remoteCommands).toBe(2);
-   }, 30_000);
+  }, 30_000);
+
+  it('probe work of a first run grows linearly: 400 new resources cost < 3 probes each', async () => {
+    const states = Array.from({ length: 400 }, () => ({ on: false }));
+    const toggles = states.map((st, i) => toggle(`t${i}`, st));
+    const local = session();
+    const result = await runHost('h', async () => local, [role('many', toggles)], OPTS);
+    expect(result.counts.changed).toBe(400);
+    const probed = toggles.reduce((n, t) => n + t.probes, 0);
+    // each toggle's probe text is read once per batch it is in: 400 + 200 + 100 + ... + the single ones
+    expect(probed).toBeLessThan(3 * 400);
+    expect(result.remoteCommands).toBe(1 + 2 * 400);
+  }, 60_000);
+
+  it('a change after a long quiet stretch re-probes half the batch, then doubles', async () => {
+    const states = Array.from({ length: 20 }, (_, i) => ({ on: !(i === 0 || i === 12) }));
+    const s = session();
+    const result = await runHost('h', async () => s, [role('r', states.map((st, i) => toggle(`t${i}`, st)))], OPTS);
+    expect(result.counts).toEqual({ ok: 18, changed: 2, failed: 0, skipped: 0 });
+    const sizes = s.scripts.filter((x) => x.includes('__RIGGER_PROBE_')).map((p) => p.match(/__RIGGER_PROBE_\w+ \d+\\n'/g)!.length);
+    // all 20; t0 changes -> 10 (t1..t10), used up -> 20 (t11..t19: 9 left); t12 changes -> 5 (t13..t17), used up -> 2 (t18, t19)
+    expect(sizes).toEqual([20, 10, 9, 5, 2]);
+  });
 
   it('a later resource sees the effect of an earlier change (fresh probe, not the stale batch)', async () => {
     const marker = join(dir, 'installed');
@@ -308,13 +333,14 @@ describe('runHost: failures and connection problems', () => {
 describe('runHost: tags', () => {
   const roles = () => [role('ssh', [toggle('a', { on: false }, { tags: ['config'] }), toggle('b', { on: false })]), role('docker', [toggle('c', { on: false }, { tags: ['config'] })])];
 
-  it('tags every resource with its role name, once', async () => {
+  it('tags every resource with its role name, once, without changing the resource', async () => {
     const a = toggle('a', { on: true }, { tags: ['config'] });
     const b = toggle('b', { on: true }, { tags: ['ssh'] });
     const rs = [role('ssh', [a, b])];
     await runHost('h', async () => session(), rs, OPTS);
-    await runHost('h', async () => session(), rs, OPTS);
-    expect(a.tags).toEqual(['ssh', 'config']);
+    const items = await expandRoles(rs, { host: 'h', facts: ASSUMED_FACTS }, { only: [], skip: [] });
+    expect(items.map((it) => it.tags)).toEqual([['ssh', 'config'], ['ssh']]);
+    expect(a.tags).toEqual(['config']);
     expect(b.tags).toEqual(['ssh']);
   });
 

@@ -125,16 +125,16 @@ describe('buildFakeAptRepo', () => {
 describe('buildFakeDownloads', () => {
   it('writes executables whose sha256 is returned, and answers --version', async () => {
     const d = await buildFakeDownloads(path.join(tmp, 'dl'));
-    expect(d.scalewayDriver.name).toBe('scaleway');
+    expect(d.scalewayDriver.name).toBe('scaleway-v2');
     for (const f of [d.dockerMachine, d.scalewayDriver]) {
       expect(sha256(f.path)).toBe(f.sha256);
       expect(fs.statSync(f.path).mode & 0o777).toBe(0o755);
       expect(path.join(tmp, 'dl', f.relPath)).toBe(f.path);
     }
-    expect(run(d.dockerMachine.path, ['--version'])).toMatch(/^docker-machine version 0\.16\.2-gitlab\.27, build \w+$/m);
+    expect(run(d.dockerMachine.path, ['--version'])).toMatch(/^docker-machine version 0\.16\.2-gitlab\.30, build \w+$/m);
     expect(run(d.dockerMachine.path, ['ls', '-q'])).toBe('');
     expect(path.basename(d.dockerMachine.path)).toBe('docker-machine-Linux-x86_64');
-    expect(path.basename(d.scalewayDriver.path)).toBe('docker-machine-driver-scaleway');
+    expect(path.basename(d.scalewayDriver.path)).toBe('docker-machine-driver-scaleway-v2');
     const again = await buildFakeDownloads(path.join(tmp, 'dl'));
     expect(again.dockerMachine.sha256).toBe(d.dockerMachine.sha256);
   });
@@ -150,7 +150,7 @@ describe('prepareFixtures', () => {
       'deb [signed-by=/etc/apt/keyrings/gitlab-runner.gpg] file:/srv/fixtures/apt bookworm main',
     );
     expect(f.inHost.dockerMachineUrl).toBe(
-      'file:///srv/fixtures/downloads/docker-machine/v0.16.2-gitlab.27/docker-machine-Linux-x86_64',
+      'file:///srv/fixtures/downloads/docker-machine/v0.16.2-gitlab.30/docker-machine-Linux-x86_64',
     );
   }, 60_000);
 });

@@ -83,6 +83,10 @@ describe('loadInventory: defaults', () => {
       privateKey: '/home/tester/.ssh/id_ed25519',
       knownHosts: '/home/tester/.ssh/known_hosts',
       connectTimeout: 10,
+      commandTimeout: 3600,
+      lockTimeout: 300,
+      serverAliveInterval: 15,
+      serverAliveCountMax: 3,
       groups: ['all'],
       vars: {},
     });

@@ -2,8 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { download } from '../../lib/resources/download.js';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { archiveFormatOf, checksumProblem, download, stampPath } from '../../lib/resources/download.js';
 import { command } from '../../lib/resources/command.js';
 import { probeAll } from '../../lib/engine/probe.js';
 import { FakeRemote } from './helpers/fakeRemote.js';
@@ -21,6 +22,29 @@ describe('download: declaration and plan', () => {
     expect(() => download({ url: URL_, dest: '/x', sha256: 'abc' })).toThrow('sha256 "abc" is not 64 hex digits');
     expect(() => download({ url: URL_, dest: '/x', sha256: sha(BINARY).slice(1) + 'g' })).toThrow(/not 64 hex digits/);
     expect(() => download({ url: URL_, dest: '/x', sha256: sha(BINARY).toUpperCase() })).not.toThrow();
+  });
+
+  it('refuses placeholder checksums, saying how to pin a real one', () => {
+    const placeholders = ['0'.repeat(64), 'f'.repeat(64), '0123456789abcdef'.repeat(4), 'deadbeef'.repeat(8), 'ab'.repeat(32), '1234567890abcdef'.repeat(4), `${'0'.repeat(60)}1234`, `deadbeef${sha('x').slice(8)}`];
+    for (const p of placeholders) {
+      expect(checksumProblem(p), p).toMatch(/is a placeholder, not a checksum; pin the real one: .*sha256sum FILE/);
+      expect(() => download({ url: URL_, dest: '/x', sha256: p })).toThrow(/placeholder/);
+    }
+    // Real digests (docker-machine v0.16.2-gitlab.30 for linux/amd64, as GitLab's own image build pins it; and random ones) pass.
+    expect(checksumProblem('b4163ac73e6f331d8fee8ea838fc490323d73a27a3bc88f981f2a9d2ab2b0dd8')).toBeNull();
+    for (let i = 0; i < 200; i++) expect(checksumProblem(sha(`random ${i}`))).toBeNull();
+  });
+
+  it('an archive member needs a .tar.gz/.zip URL (or a format) and a plain relative member path', () => {
+    const s = sha(BINARY);
+    expect(() => download({ url: URL_, dest: '/x', sha256: s, member: 'bin/tool' })).toThrow(/does not end in \.tar\.gz, \.tgz or \.zip; set format/);
+    expect(() => download({ url: URL_, dest: '/x', sha256: s, member: 'bin/tool', format: 'zip' })).not.toThrow();
+    for (const m of ['../etc/passwd', '/abs', '-rf', 'a/*', 'dir/', 'a b'])
+      expect(() => download({ url: 'https://x.example/r.tar.gz', dest: '/x', sha256: s, member: m }), m).toThrow(/archive member/);
+    expect(archiveFormatOf('https://x.example/a_1.6_linux_amd64.tar.gz')).toBe('tar.gz');
+    expect(archiveFormatOf('https://x.example/a.TGZ?raw=1')).toBe('tar.gz');
+    expect(archiveFormatOf('https://x.example/a.zip')).toBe('zip');
+    expect(archiveFormatOf(URL_)).toBeUndefined();
   });
 
   it('plans a fetch when absent, with the short checksum in the summary', () => {
@@ -49,21 +73,12 @@ describe('download: declaration and plan', () => {
     expect(() => d().plan(probe('directory|755|root|root\n', 1), makeCtx(new FakeRemote()))).toThrow('exists but is a directory');
   });
 
-  it('verifies the checksum of the temp file before moving it into place', async () => {
+  it('runs the download script with every value as one quoted argument', async () => {
     const remote = new FakeRemote();
-    await d().apply({ summary: '', data: true }, makeCtx(remote));
-    const lines = remote.scripts[0].split('\n');
-    const tmp = '/usr/local/bin/docker-machine.rigger-download';
-    const at = (s: string) => lines.findIndex((l) => l.includes(s));
-    expect(lines[0]).toBe('set -e');
-    expect(at(`trap 'rm -f ${tmp}' EXIT`)).toBe(1);
-    expect(at(`curl -fsSL --retry 2 ${URL_} -o ${tmp}`)).toBeGreaterThan(1);
-    expect(at(`got=$(sha256sum < ${tmp}`)).toBeGreaterThan(at('curl'));
-    expect(at(`if [ "$got" != ${sha(BINARY)} ]`)).toBeGreaterThan(at('got='));
-    expect(lines[at('if [ "$got"')]).toContain('exit 1');
-    expect(at(`chown root:root ${tmp}`)).toBeGreaterThan(at('if [ "$got"'));
-    expect(at(`chmod 755 ${tmp}`)).toBeGreaterThan(at('if [ "$got"'));
-    expect(at(`mv -f ${tmp} /usr/local/bin/docker-machine`)).toBeGreaterThan(at('chmod 755'));
+    await download({ url: `${URL_}?a=1&b='2'`, dest: '/usr/local/bin/docker machine', sha256: sha(BINARY) }).apply({ summary: '', data: true }, makeCtx(remote));
+    const [script] = remote.scripts;
+    expect(script.startsWith("sh -c '#!/bin/sh")).toBe(true);
+    expect(script.endsWith(` rigger-download '${URL_}?a=1&b='\\''2'\\''' ${sha(BINARY)} '/usr/local/bin/docker machine' 755 root:root file`)).toBe(true);
   });
 
   it('only chowns and chmods for an attribute change', async () => {
@@ -143,6 +158,98 @@ describe('download: executed locally with curl and file:// URLs', () => {
     await r.apply(change!, ctx);
     expect(statSync(dest).mode & 0o777).toBe(0o750);
     expect(await probeAndPlan(r, ctx)).toBeNull();
+  });
+});
+
+describe('download: one member of a real .tar.gz or .zip release, run with /bin/sh', () => {
+  let dir: string;
+  let cleanup: () => void;
+  const me = currentUser();
+  const DRIVER = Buffer.concat([Buffer.from('\x7fELF'), Buffer.alloc(128, 7), Buffer.from('docker-machine-driver-scaleway-v2\n')]);
+  const member = 'docker-machine-driver-scaleway-v2_linux_amd64/docker-machine-driver-scaleway-v2';
+  /** Builds the release archive with the real tool (tar or zip) and returns its file: URL and sha256. */
+  const release = (format: 'tar.gz' | 'zip', content = DRIVER, name = `release.${format}`) => {
+    const src = join(dir, `src-${name}`);
+    mkdirSync(join(src, 'docker-machine-driver-scaleway-v2_linux_amd64'), { recursive: true });
+    writeFileSync(join(src, member), content);
+    writeFileSync(join(src, 'docker-machine-driver-scaleway-v2_linux_amd64/README.md'), 'readme\n');
+    const archive = join(dir, name);
+    if (format === 'tar.gz') execFileSync('tar', ['-czf', archive, '-C', src, 'docker-machine-driver-scaleway-v2_linux_amd64']);
+    else execFileSync('zip', ['-qr', archive, 'docker-machine-driver-scaleway-v2_linux_amd64'], { cwd: src });
+    return { url: pathToFileURL(archive).href, sha256: sha(readFileSync(archive)), path: archive };
+  };
+  beforeEach(() => ({ dir, cleanup } = tempDir()));
+  afterEach(() => cleanup());
+
+  it.each(['tar.gz', 'zip'] as const)('%s: installs the member, verified by the archive checksum, then is idempotent', async (format) => {
+    const rel = release(format);
+    const dest = join(dir, 'bin/docker-machine-driver-scaleway-v2');
+    const r = download({ url: rel.url, sha256: rel.sha256, member, dest, ...me });
+    const ctx = makeCtx(new LocalRemote());
+    const change = await probeAndPlan(r, ctx);
+    expect(change?.summary).toBe(`fetch ${member} from ${rel.url} (sha256 ${rel.sha256.slice(0, 12)}...)`);
+    await r.apply(change!, ctx);
+    expect(readFileSync(dest).equals(DRIVER)).toBe(true);
+    expect(statSync(dest).mode & 0o777).toBe(0o755);
+    // Only the binary and its stamp: no temp file left behind.
+    expect(readdirSync(join(dir, 'bin')).sort()).toEqual(['.docker-machine-driver-scaleway-v2.rigger-download', 'docker-machine-driver-scaleway-v2']);
+    expect(readFileSync(stampPath(dest), 'utf8')).toBe(`${rel.sha256} ${sha(DRIVER)} ${member}\n`);
+    expect(await probeAndPlan(r, ctx)).toBeNull();
+  });
+
+  it('a binary changed on the host, or a new release pinned, is installed again', async () => {
+    const rel = release('tar.gz');
+    const dest = join(dir, 'driver');
+    const ctx = makeCtx(new LocalRemote());
+    const r = download({ url: rel.url, sha256: rel.sha256, member, dest, ...me });
+    await r.apply((await probeAndPlan(r, ctx))!, ctx);
+    writeFileSync(dest, 'tampered');
+    expect((await probeAndPlan(r, ctx))?.summary).toMatch(/^replace /);
+    await r.apply((await probeAndPlan(r, ctx))!, ctx);
+    expect(readFileSync(dest).equals(DRIVER)).toBe(true);
+
+    const next = release('tar.gz', Buffer.concat([DRIVER, Buffer.from('v2.1\n')]), 'next.tar.gz');
+    const r2 = download({ url: next.url, sha256: next.sha256, member, dest, ...me });
+    expect((await probeAndPlan(r2, ctx))?.summary).toMatch(/^replace /);
+    await r2.apply((await probeAndPlan(r2, ctx))!, ctx);
+    expect(readFileSync(dest, 'utf8').endsWith('v2.1\n')).toBe(true);
+    expect(await probeAndPlan(r2, ctx)).toBeNull();
+  });
+
+  it('an archive whose sha256 does not match is never unpacked, and the old binary stays', async () => {
+    const rel = release('zip');
+    const dest = join(dir, 'driver');
+    writeFileSync(dest, 'old driver\n');
+    const wrong = sha('another archive');
+    const r = download({ url: rel.url, sha256: wrong, member, dest, ...me });
+    const ctx = makeCtx(new LocalRemote());
+    await expect(r.apply((await probeAndPlan(r, ctx))!, ctx)).rejects.toThrow(new RegExp(`checksum mismatch for file:.*expected ${wrong}, got ${rel.sha256}; not installed`));
+    expect(readFileSync(dest, 'utf8')).toBe('old driver\n');
+    expect(readdirSync(dir).filter((f) => f.startsWith('.'))).toEqual([]);
+  });
+
+  it.each(['tar.gz', 'zip'] as const)('%s: a member the archive does not have is an error that changes nothing', async (format) => {
+    const rel = release(format);
+    const dest = join(dir, 'driver');
+    const r = download({ url: rel.url, sha256: rel.sha256, member: 'docker-machine-driver-scaleway-v2', dest, ...me });
+    const ctx = makeCtx(new LocalRemote());
+    await expect(r.apply((await probeAndPlan(r, ctx))!, ctx)).rejects.toThrow(/cannot extract docker-machine-driver-scaleway-v2 from the archive/);
+    expect(existsSync(dest)).toBe(false);
+    expect(existsSync(stampPath(dest))).toBe(false);
+    expect(readdirSync(dir).filter((f) => f.startsWith('.'))).toEqual([]);
+  });
+
+  it('a directory member is refused (it would unpack to nothing)', async () => {
+    const rel = release('tar.gz');
+    const dest = join(dir, 'driver');
+    const r = download({ url: rel.url, sha256: rel.sha256, member: 'docker-machine-driver-scaleway-v2_linux_amd64', dest, ...me });
+    const ctx = makeCtx(new LocalRemote());
+    await expect(r.apply((await probeAndPlan(r, ctx))!, ctx)).rejects.toThrow(/is empty or not a regular file in the archive/);
+    expect(existsSync(dest)).toBe(false);
+  });
+
+  it('the download script passes shellcheck', () => {
+    execFileSync('shellcheck', [fileURLToPath(new URL('../../lib/resources/scripts/download.sh', import.meta.url))]);
   });
 });
 

@@ -29,13 +29,14 @@ describe('common: vars', () => {
       common_packages: DEFAULT_PACKAGES,
       common_extra_packages: [],
       common_apt_cache_max_age: 3600,
-      timezone: 'Etc/UTC',
       admin_users: [],
       admin_sudo_nopasswd: true,
       unattended_upgrades: true,
       gitlab_url: 'https://git.example.org',
     });
     expect(v.hostname).toBeUndefined();
+    // No default zone: a server keeps its own unless the inventory sets one (its cron jobs must not move).
+    expect(v.timezone).toBeUndefined();
     expect(DEFAULT_PACKAGES).toEqual(['ca-certificates', 'curl', 'gnupg', 'cron', 'sudo', 'unattended-upgrades']);
   });
 
@@ -68,28 +69,32 @@ describe('common: vars', () => {
 });
 
 describe('common: role expansion', () => {
-  it('default resources, in order, with tags', async () => {
+  it('default resources, in order, with tags: no timezone resource when none is set', async () => {
     const out = await expand();
     expect(out.resources.map((r) => r.id)).toEqual([
-      'apt:ca-certificates,curl,gnupg,cron,sudo,unattended-upgrades,tzdata',
-      'link:/etc/localtime',
-      'file:/etc/timezone',
+      'apt:ca-certificates,curl,gnupg,cron,sudo,unattended-upgrades',
       'file:/etc/sudoers.d/90-rigger-admins',
       'file:/etc/apt/apt.conf.d/20auto-upgrades',
       'service:apt-daily.timer',
       'service:apt-daily-upgrade.timer',
     ]);
-    expect(out.resources.map((r) => r.tags)).toEqual([['packages'], ['timezone'], ['timezone'], ['users'], ['unattended-upgrades'], ['unattended-upgrades'], ['unattended-upgrades']]);
+    expect(out.resources.map((r) => r.tags)).toEqual([['packages'], ['users'], ['unattended-upgrades'], ['unattended-upgrades'], ['unattended-upgrades']]);
     expect(out.handlers?.map((h) => h.name)).toEqual(['restart cron']);
     const handlerNames = new Set(out.handlers!.map((h) => h.name));
     for (const r of out.resources) for (const n of r.notify) expect(handlerNames.has(n)).toBe(true);
   });
 
+  it('a timezone set for the host: tzdata, the link and /etc/timezone, notifying cron', async () => {
+    const out = await expand({ timezone: 'Europe/Paris' });
+    expect(out.resources.map((r) => r.id).slice(0, 3)).toEqual(['apt:ca-certificates,curl,gnupg,cron,sudo,unattended-upgrades,tzdata', 'link:/etc/localtime', 'file:/etc/timezone']);
+    expect(out.resources.slice(1, 3).map((r) => [r.tags, r.notify])).toEqual([[['timezone'], ['restart cron']], [['timezone'], ['restart cron']]]);
+  });
+
   it('packages: the configured list plus extras, tzdata and what enabled features need, no duplicates', async () => {
-    const out = await expand({ common_packages: ['curl'], common_extra_packages: ['htop', 'curl'], admin_users: [{ name: 'alice', keys: [KEY_A] }] });
+    const out = await expand({ common_packages: ['curl'], common_extra_packages: ['htop', 'curl'], timezone: 'Etc/UTC', admin_users: [{ name: 'alice', keys: [KEY_A] }] });
     expect(out.resources[0].id).toBe('apt:curl,htop,tzdata,unattended-upgrades,sudo');
     const off = await expand({ common_packages: ['curl'], unattended_upgrades: false });
-    expect(off.resources[0].id).toBe('apt:curl,tzdata');
+    expect(off.resources[0].id).toBe('apt:curl');
     expect(off.resources.map((r) => r.id)).not.toContain('service:apt-daily.timer');
   });
 
@@ -137,8 +142,6 @@ describe('common: role expansion', () => {
     const ids = out.resources.map((r) => r.id);
     expect(ids).toEqual([
       expect.stringMatching(/^apt:/),
-      'link:/etc/localtime',
-      'file:/etc/timezone',
       'user:alice',
       'authorized-keys:alice',
       'user:bob',

@@ -35,9 +35,9 @@ const autoscaleRunner = (over: Record<string, unknown> = {}) => ({
     IdleTime: 1800,
     MaxBuilds: 10,
     MaxGrowthRate: 2,
-    MachineDriver: 'scaleway',
+    MachineDriver: 'scaleway-v2',
     MachineName: 'ci-%s',
-    MachineOptions: ['scaleway-zone=fr-par-1', { key: 'scaleway-token', value: new Secret('scw-api-token-abcdef', 'test') }, new Secret('scaleway-organization=org-123456', 'test')],
+    MachineOptions: ['scaleway-zone=fr-par-1', { key: 'scaleway-secretkey', value: new Secret('scw-api-token-abcdef', 'test') }, new Secret('scaleway-project-id=org-123456', 'test')],
     autoscaling: [
       { Periods: ['* * 8-18 * * mon-fri *'], IdleCount: 2, IdleTime: 3600, Timezone: 'Europe/Paris' },
       { Periods: ['* * * * * sat,sun *'], IdleCount: 0, IdleTime: 600, IdleScaleFactor: 0.5 },
@@ -89,7 +89,7 @@ describe('gitlab-runner vars', () => {
     expect(lines).toContain('gitlab_runners[1].machine.MachineName: must contain %s');
     expect(lines).toContain('gitlab_runner_version: expected a version like "17.7.1" or "17.7.1-1"');
     expect(lines).toContain('concurrent: expected at least 1');
-    expect(lines).toContain('gitlab_runners[2].executor: expected "docker", "docker+machine" or "shell"');
+    expect(lines).toContain('gitlab_runners[2].executor: expected "docker", "docker+machine", "docker-autoscaler" or "shell"');
     expect(lines).toContain('gitlab_runners[3].machine: is required for the docker+machine executor');
     expect(lines).toContain('gitlab_runners[4].group_id: is required when runner_type is group_type');
     expect(lines.some((l) => l.startsWith('gitlab_runners[1].machine.autoscaling[0].Periods[0]: expected a 7-field cron expression'))).toBe(true);
@@ -173,9 +173,9 @@ describe('TOML serialization', () => {
   it('builds MachineOptions from strings, { key, value } and secrets; secret values are redacted in output', () => {
     const text = renderConfig(buildConfig(vars(), new Map()));
     const doc = parse(text) as any;
-    expect(doc.runners[0].machine.MachineOptions).toEqual(['scaleway-zone=fr-par-1', 'scaleway-token=scw-api-token-abcdef', 'scaleway-organization=org-123456']);
+    expect(doc.runners[0].machine.MachineOptions).toEqual(['scaleway-zone=fr-par-1', 'scaleway-secretkey=scw-api-token-abcdef', 'scaleway-project-id=org-123456']);
     const shown = redact(text);
-    for (const s of ['scw-api-token-abcdef', 'scaleway-organization=org-123456', 'scw-secret-key-0123456789', 'SCWACCESSKEYEXAMPLE']) expect(shown).not.toContain(s);
+    for (const s of ['scw-api-token-abcdef', 'scaleway-project-id=org-123456', 'scw-secret-key-0123456789', 'SCWACCESSKEYEXAMPLE']) expect(shown).not.toContain(s);
     expect(shown).toContain('scaleway-zone=fr-par-1');
   });
 });

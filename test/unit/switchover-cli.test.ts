@@ -84,7 +84,7 @@ describe('switchover selection', () => {
     process.env.SWITCHOVER_CLI_TOKEN = 'glpat-cli-test-token';
     const { exitCode, out } = await run(['-i', inventory(GOOD.replace('trial_fetcher = "dbnomics-fetchers/ameco-fetcher"\n', 'trial_fetcher = "ameco"\n'))]);
     expect(exitCode).toBe(1);
-    expect(out).toMatch(/the control machine \(local\), role switchover: .*switchover\.trial_fetcher.*group\/project/);
+    expect(out).toMatch(/inv\.toml: .*local.*role switchover: switchover\.trial_fetcher: expected a project path like "group\/project"/);
   });
 
   it('--list-tasks shows the steps each flag selects, without contacting GitLab', async () => {

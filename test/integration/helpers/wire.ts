@@ -39,7 +39,7 @@ export async function wireBytesOfWrite(path: string, content: Buffer): Promise<B
 
   const channel = new RecordingChannel();
   const shell = new PersistentShell(channel as unknown as ClientChannel);
-  const pending = shell.run(calls[0].script, calls[0].opts?.stdin).catch(() => undefined);
+  const pending = shell.run(calls[0].script, { stdin: calls[0].opts?.stdin }).catch(() => undefined);
   for (let i = 0; i < 100 && channel.written.length === 0; i++) await new Promise((r) => setImmediate(r));
   channel.emit('close'); // nothing answers: end the pending call
   await pending;

@@ -18,7 +18,7 @@ export class LocalChannel extends EventEmitter {
     this.child.stdout.on('data', (d: Buffer) => this.emit('data', d));
     this.child.stderr.on('data', (d: Buffer) => this.stderr.emit('data', d));
     this.child.stdin.on('error', () => undefined);
-    this.child.on('close', () => this.emit('close'));
+    this.child.on('close', () => this.closeOnce());
   }
 
   write(data: string | Buffer): boolean {
@@ -30,12 +30,20 @@ export class LocalChannel extends EventEmitter {
     this.child.stdin.end();
   }
 
+  private closed = false;
+  private closeOnce(): void {
+    if (!this.closed) this.emit('close');
+    this.closed = true;
+  }
+
+  /** What a dropped connection does: the shell dies and the channel closes at once (commands in sessions of their own live on). */
   kill(): void {
     try {
       process.kill(-this.child.pid!, 'SIGKILL');
     } catch {
       // already gone
     }
+    this.closeOnce();
   }
 
   asChannel(): ClientChannel {
