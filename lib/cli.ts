@@ -22,7 +22,20 @@ export interface CliOptions {
   detailedExitcode: boolean;
   verbose: number;
   help: boolean;
+  /** values of the playbook's own flags (see PlaybookFlags), when it declares some */
+  flags?: PlaybookFlagValues;
 }
+
+/** A flag only one playbook has, e.g. the switchover's `--step N`: declared in its playbook({ flags }). */
+export interface PlaybookFlag {
+  type: 'string' | 'boolean';
+  description: string;
+  /** the value's name in --help, e.g. "N" */
+  value?: string;
+}
+
+export type PlaybookFlags = Record<string, PlaybookFlag>;
+export type PlaybookFlagValues = Record<string, string | boolean | undefined>;
 
 export const DEFAULT_INVENTORY = 'inventory/hosts.toml';
 export const DEFAULT_FORKS = 5;
@@ -78,14 +91,30 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
-export function parseCli(argv: string[] = process.argv.slice(2)): CliOptions {
+/** The usage text, with a playbook's own flags after the common ones. */
+export function usage(extra: PlaybookFlags = {}): string {
+  const names = Object.keys(extra);
+  if (!names.length) return USAGE;
+  const lines = names.map((n) => {
+    const left = `      --${n}${extra[n].type === 'string' ? ` ${extra[n].value ?? 'VALUE'}` : ''}`;
+    return left.length < 28 ? `${left.padEnd(28)}${extra[n].description}` : `${left}\n${' '.repeat(28)}${extra[n].description}`;
+  });
+  const at = USAGE.indexOf('\nexit codes:');
+  return `${USAGE.slice(0, at)}\nthis playbook:\n${lines.join('\n')}\n${USAGE.slice(at)}`;
+}
+
+export function parseCli(argv: string[] = process.argv.slice(2), extra: PlaybookFlags = {}): CliOptions {
+  for (const n of Object.keys(extra)) if (n in OPTIONS) throw new Error(`playbook flag --${n} is already a common flag`);
+  const options = { ...OPTIONS, ...Object.fromEntries(Object.entries(extra).map(([n, f]) => [n, { type: f.type }])) } as typeof OPTIONS;
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
   } catch (e) {
     throw new UserError(`${rephrase(e as Error & { code?: string })} (see --help)`);
   }
+  const own = values as Record<string, string | boolean | undefined>;
   return {
+    ...(Object.keys(extra).length ? { flags: Object.fromEntries(Object.keys(extra).map((n) => [n, typeof own[n] === 'string' ? nonEmpty(`--${n}`, own[n] as string) : own[n]])) } : {}),
     inventory: nonEmpty('--inventory', values.inventory) ?? DEFAULT_INVENTORY,
     // Several --limit flags add up, like one comma-separated pattern.
     limit: values.limit ? values.limit.map((l) => nonEmpty('--limit', l)).join(',') : undefined,

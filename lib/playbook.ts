@@ -5,7 +5,7 @@
 import { access, constants, open, stat, unlink } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseCli, USAGE, type CliOptions } from './cli.js';
+import { parseCli, usage, type CliOptions, type PlaybookFlags, type PlaybookFlagValues } from './cli.js';
 import { isUserError, UserError } from './errors.js';
 import { loadInventory, type Inventory, type InventoryHost } from './inventory/load.js';
 import { hostsOfPlay, selectHosts } from './inventory/patterns.js';
@@ -37,6 +37,10 @@ export interface Play {
 export interface PlaybookDef {
   name: string;
   plays: Play[];
+  /** flags only this playbook has (parsed with the common ones, shown in --help) */
+  flags?: PlaybookFlags;
+  /** the plays for the values of those flags (default: `plays`) */
+  playsFor?: (flags: PlaybookFlagValues) => Play[];
 }
 
 export interface PlaybookIO {
@@ -110,12 +114,13 @@ function callerUrl(): string | undefined {
 export async function runPlaybook(def: PlaybookDef, argv: string[], io: PlaybookIO = defaultIO(), runOpts: RunPlaybookOptions = {}): Promise<PlaybookOutcome> {
   let opts: CliOptions | undefined;
   try {
-    opts = parseCli(argv);
+    opts = parseCli(argv, def.flags);
     if (opts.help) {
-      io.stdout(USAGE);
+      io.stdout(usage(def.flags));
       return { exitCode: 0 };
     }
-    return await execute(def, opts, io, runOpts.interrupt ?? new Interrupt());
+    const plays = def.playsFor ? def.playsFor(opts.flags ?? {}) : def.plays;
+    return await execute({ ...def, plays }, opts, io, runOpts.interrupt ?? new Interrupt());
   } catch (e: any) {
     const message = redact(e?.message ?? String(e));
     io.stderr(`error: ${message}\n`);

@@ -12,7 +12,16 @@ import { z } from 'zod';
 const runnerRef = z.object({
   host: z.string().min(1, 'expected an inventory host name'),
   runner: z.string().min(1, 'expected the runner name of that host'),
+  // How the runbook (on the control machine) finds the runner on GitLab: by id
+  // when given, else by its description, which defaults to `runner` (the
+  // gitlab-runner role registers runners with description = name).
+  /** the runner's id on GitLab (Admin area > Runners); makes "deleted" certain for retired_runner */
+  id: z.number().int().positive().optional(),
+  /** the runner's description on GitLab, when it is not `runner` */
+  description: z.string().min(1).optional(),
 });
+
+export type RunnerRef = z.output<typeof runnerRef>;
 
 export const switchoverSchema = z.object({
   /** project path of the group holding the fetchers, e.g. "dbnomics-fetchers" */
@@ -34,6 +43,12 @@ export const switchoverSchema = z.object({
   keep_served: z.array(z.array(z.string().min(1))).default([]),
   /** how long a gate waits for a pipeline / a drain before it fails, seconds */
   gate_timeout: z.number().int().min(0).default(1800),
+  /** seconds between two looks at GitLab while a gate waits */
+  gate_poll_interval: z.number().positive().default(10),
+  /** variables of the pipeline the runbook triggers for the trial fetcher (when no pipeline ran its new file) */
+  trial_pipeline_variables: z.record(z.string(), z.string()).default({}),
+  /** projects of the group (paths) that step 2 leaves alone */
+  exclude_projects: z.array(z.string().min(1)).default([]),
 });
 
 export type SwitchoverVars = z.output<typeof switchoverSchema>;
