@@ -73,10 +73,10 @@ describe('the whole switchover on the stand-in', () => {
     expect(check.exitCode, check.output).toBe(0);
     expect(writeCalls(s).length).toBe(before);
     expect(tasks(check).map((t) => [t.resource, t.status])).toEqual([1, 2, 3, 4, 5].map((n) => [`gitlab:switchover/step-${n}`, 'changed']));
-    expect(check.output).toContain(`+++ bgitlab:${TRIAL}/${CI_FILE}`);
+    expect(check.output).toContain(`+++ b/gitlab:${TRIAL}/${CI_FILE}`);
     expect(check.output).toContain('-    - docker\n+    - download-convert\n+    - autoscale');
     expect(check.output).toContain(`### ${ANCHORS}/${CI_FILE}, line`);
-    expect(check.output).toContain('+++ bgitlab:runner/download-convert-stateful');
+    expect(check.output).toContain('+++ b/gitlab:runner/download-convert-stateful');
     expect(check.output).toMatch(/gate after it: a pipeline of dbnomics-fetchers\/ameco-fetcher/);
     expect(check.output).toMatch(/step-4: .*gate before it: no pending or running job needs docker/);
     expect(check.output).toMatch(/step-5: .*delete runner dolos-docker .*gate before it: the retired runner .*paused first/);
