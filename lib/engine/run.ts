@@ -4,6 +4,7 @@
 import { isApiResource, resourcesOf, type Change, type Handler, type HostContext, type Remote, type Resource, type Role, type Vars } from './types.js';
 import { makeRunContext } from './context.js';
 import { gatherFacts } from './facts.js';
+import { checkLinks, linkGate } from './links.js';
 import { probeAll } from './probe.js';
 import { selectedByTags } from './tags.js';
 import type { HostResult, TaskResult } from './report-types.js';
@@ -66,9 +67,14 @@ export async function runHost(host: string, connect: () => Promise<Session>, rol
     result.phases.factsMs = Date.now() - factsStarted;
     const run = makeRunContext({ host, facts, check: opts.check, wantDiff: opts.wantDiff, log: (m) => opts.onLog?.(host, m), fetch: opts.fetch });
     apiCount = () => run.apiRequests;
-    const ctx: HostContext = { host, vars: {}, facts, check: opts.check, wantDiff: opts.wantDiff, log: run.log, http: run.http, countApiRequests: run.countApiRequests, remote: session, state: new Map() };
+    // ids of the resources that changed (check mode: would change) so far, for links
+    const changed = new Set<string>();
+    const ctx: HostContext = { host, vars: {}, facts, check: opts.check, wantDiff: opts.wantDiff, log: run.log, http: run.http, countApiRequests: run.countApiRequests, remote: session, changed: (id) => changed.has(id) };
     const items = await expandRoles(roles, { host, facts }, opts);
-    result.phases.probeMs = await converge(items, ctx, opts, record);
+    result.phases.probeMs = await converge(items, ctx, opts, (t) => {
+      if (t.status === 'changed') changed.add(t.resource);
+      record(t);
+    });
     result.phases.convergeMs = Date.now() - factsStarted - result.phases.factsMs;
   } catch (e: any) {
     result.error = e?.message ?? String(e);
@@ -98,6 +104,7 @@ async function expandRoles(roles: RoleRun[], input: { host: string; facts: HostC
     }
     if (items.length) items[items.length - 1].roleEnd = true;
   }
+  checkLinks(items);
   return items;
 }
 
@@ -122,8 +129,11 @@ async function converge(items: Item[], ctx: HostContext, opts: HostRunOptions, r
         }
         const current = probes.get(i);
         if (current instanceof FailedRead) throw current.error;
-        const change: Change | null = await resource.plan(current as never, ctx);
-        if (!change) {
+        const gate = linkGate(resource.links, ctx.changed, ctx.check);
+        const change: Change | null = gate ? null : await resource.plan(current as never, ctx);
+        if (gate) {
+          record({ role, resource: resource.id, status: 'skipped', summary: gate, durationMs: 0 });
+        } else if (!change) {
           record({ role, resource: resource.id, status: 'ok', durationMs: Date.now() - t0 });
         } else {
           if (!ctx.check) {

@@ -20,17 +20,20 @@ export default defineRole<GitlabRunnerVars>({
     const codename = vars.gitlab_runner_apt_codename ?? facts.os.codename;
     if (!codename) throw new Error('gitlab-runner: the host has no OS codename; set gitlab_runner_apt_codename');
     const configDir = vars.gitlab_runner_config_path.replace(/\/[^/]+$/, '') || '/';
+    const repo = aptRepository({
+      name: 'runner_gitlab-runner',
+      uri: vars.gitlab_runner_apt_url,
+      suites: [codename],
+      components: ['main'],
+      keyUrl: vars.gitlab_runner_apt_key_url,
+      keyFingerprint: vars.gitlab_runner_apt_key_fingerprint,
+    });
     return {
       resources: [
-        ...aptRepository({
-          name: 'runner_gitlab-runner',
-          uri: vars.gitlab_runner_apt_url,
-          suites: [codename],
-          components: ['main'],
-          keyUrl: vars.gitlab_runner_apt_key_url,
-          keyFingerprint: vars.gitlab_runner_apt_key_fingerprint,
-        }),
+        ...repo,
         aptPackages({
+          // a new or changed source (or keyring) is read by apt-get update first, however fresh the cache
+          updateCacheIfChanged: repo,
           // The two must be the same version (since 17.7.1); held so apt upgrades leave them alone.
           packages: PACKAGES.map((p) => `${p}=${vars.gitlab_runner_version}`),
           hold: true,

@@ -9,6 +9,7 @@ import type { Change, HostContext, ShellResource, RunOptions, RunResult } from '
 import { probeAll } from '../../../lib/engine/probe.js';
 import type { Session } from '../../../lib/engine/run.js';
 import { RemoteError } from '../../../lib/transport/ssh.js';
+import { recordScript } from './shellcheck.js';
 
 export interface LocalRemoteOptions {
   cwd?: string;
@@ -38,6 +39,7 @@ export class LocalRemote implements Session {
 
   async run(script: string, opts: RunOptions = {}): Promise<RunResult> {
     this.roundTrips++;
+    recordScript(script);
     const result = await runSh(this.opts.rewrite ? this.opts.rewrite(script) : script, opts.stdin, this.opts);
     this.runs.push({ script, stdin: opts.stdin === undefined ? undefined : Buffer.from(opts.stdin), result });
     if (opts.check !== false && result.code !== 0) throw new RemoteError(script, result);
@@ -96,7 +98,8 @@ export function tempDir(prefix = 'rigger-test-'): { dir: string; cleanup: () => 
 }
 
 /** Probe one resource the way the engine does (inside a batched probe script) and plan it. */
-export async function probeAndPlan(r: ShellResource, ctx: HostContext): Promise<Change | null> {
+export async function probeAndPlan<D>(r: ShellResource<D>, ctx: HostContext): Promise<Change<D> | null> {
+  recordScript(r.probe);
   const [current] = await probeAll(ctx.remote, [r.probe]);
   return r.plan(current, ctx);
 }
