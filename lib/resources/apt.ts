@@ -40,7 +40,7 @@ export function aptPackages(opts: AptPackagesOptions): Resource<AptPlan> {
   const state = opts.state ?? 'present';
   const wanted = opts.packages.map((p) => {
     const [name, version, ...rest] = p.split('=');
-    if (!/^[a-z0-9][a-z0-9+.-]+$/.test(name)) throw new Error(`apt package name ${JSON.stringify(name)} is not a valid Debian package name`);
+    if (!/^[a-z0-9][a-z0-9+.-]+$/.test(name)) throw new Error(`apt package ${JSON.stringify(p)}: ${JSON.stringify(name)} is not a valid Debian package name`);
     if (rest.length || (version !== undefined && !/^[A-Za-z0-9.+~:-]+$/.test(version)))
       throw new Error(`apt package ${JSON.stringify(p)}: the version after "=" is not a Debian version`);
     return { name, version };

@@ -29,6 +29,17 @@ export function absolutePath(what: string, path: string): string {
   return path;
 }
 
+/** A user or group name useradd/groupadd accept on Debian (checked here: a refused name is a clear error, not a half-run script). */
+export function accountName(what: string, name: string): string {
+  if (!/^[a-z_][a-z0-9_.-]{0,31}\$?$/.test(name)) throw new Error(`${what} ${JSON.stringify(name)} is not a valid name (lowercase letters, digits, _ . -, starting with a letter or _)`);
+  return name;
+}
+
+/** An owner or group: a name, or a numeric id. */
+function ownerName(what: string, name: string): string {
+  return /^\d{1,10}$/.test(name) ? name : accountName(what, name);
+}
+
 /** Mode (as `stat -c %a` prints it), owner and group a path must have. */
 export interface Attrs {
   mode: string;
@@ -38,7 +49,8 @@ export interface Attrs {
 
 /** The wanted attributes from a resource's options: root-owned by default, group defaults to the owner. */
 export function wantedAttrs(opts: { mode?: string; owner?: string; group?: string }, defaultMode: string): Attrs {
-  return { mode: normMode(opts.mode ?? defaultMode), owner: opts.owner ?? 'root', group: opts.group ?? opts.owner ?? 'root' };
+  const owner = ownerName('owner', opts.owner ?? 'root');
+  return { mode: normMode(opts.mode ?? defaultMode), owner, group: ownerName('group', opts.group ?? owner) };
 }
 
 /** "mode 644 -> 600, owner a -> b" style summary of the attributes that differ. */

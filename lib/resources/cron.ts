@@ -1,6 +1,7 @@
 // A cron entry as its own file in /etc/cron.d.
 import type { CommonOptions, ShellResource as Resource } from '../engine/types.js';
 import { file, type FileChange } from './file.js';
+import { clip } from '../secrets.js';
 import { Script } from './shell.js';
 import { accountName } from './user.js';
 
@@ -20,7 +21,7 @@ export function cron(opts: CronOptions): Resource<FileChange> {
   if (!/^(@(reboot|yearly|annually|monthly|weekly|daily|hourly)|(\S+[ \t]+){4}\S+)$/.test(opts.schedule.trim()))
     throw new Error(`cron ${opts.name}: schedule ${JSON.stringify(opts.schedule)} is not five cron fields or an @keyword`);
   const command = opts.command instanceof Script ? opts.command.text : opts.command;
-  if (/[\r\n]/.test(command)) throw new Error(`cron ${opts.name}: command must be one line`);
+  if (/[\r\n]/.test(command)) throw new Error(`cron ${opts.name}: command ${JSON.stringify(clip(command, 60))} must be one line`);
   for (const [k, v] of Object.entries(opts.env ?? {}))
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || /[\r\n]/.test(v)) throw new Error(`cron ${opts.name}: environment ${JSON.stringify(k)} must be a variable name with a one-line value`);
   const user = accountName(`cron ${opts.name}: user`, opts.user ?? 'root');

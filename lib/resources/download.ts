@@ -1,7 +1,7 @@
 // A file fetched from a URL and installed only if its sha256 matches.
 import type { Change, CommonOptions, HostContext, ProbeResult, ShellResource as Resource } from '../engine/types.js';
 import { attrDiff, base, setAttrsScript, wantedAttrs } from './common.js';
-import { parseRegularFile, regularFileProbe, shq } from './shell.js';
+import { parseRegularFile, regularFileProbe, Script, sh } from './shell.js';
 
 export interface DownloadOptions extends CommonOptions {
   url: string;
@@ -16,7 +16,6 @@ export function download(opts: DownloadOptions): Resource {
   const sha = opts.sha256.toLowerCase();
   if (!/^[0-9a-f]{64}$/.test(sha)) throw new Error(`download ${opts.dest}: sha256 ${JSON.stringify(opts.sha256)} is not 64 hex digits`);
   const want = wantedAttrs(opts, '0755');
-  const d = shq(opts.dest);
   return {
     ...base('download', opts.dest, opts),
     probe: regularFileProbe(opts.dest),
@@ -27,18 +26,19 @@ export function download(opts: DownloadOptions): Resource {
       return attrs.length ? { summary: attrs.join(', '), data: false } : null;
     },
     async apply(change: Change, ctx: HostContext): Promise<void> {
-      const t = shq(`${opts.dest}.rigger-download`);
-      const owner = shq(`${want.owner}:${want.group}`);
       if (!change.data) {
         await ctx.remote.run(setAttrsScript(opts.dest, want));
         return;
       }
       // The checksum is checked on the temp file: a mismatching download never reaches dest.
+      // Values only as quoted words, the temp path in a variable (never inside the trap's own quotes).
       await ctx.remote.run(
-        `set -e\ntrap 'rm -f ${t}' EXIT\nmkdir -p "$(dirname ${d})"\ncurl -fsSL --retry 2 ${shq(opts.url)} -o ${t}\n` +
-          `got=$(sha256sum < ${t} | cut -d' ' -f1)\n` +
-          `if [ "$got" != ${sha} ]; then echo "checksum mismatch for ${opts.url.replace(/["\\$`]/g, '')}: expected ${sha}, got $got; not installed" >&2; exit 1; fi\n` +
-          `chown ${owner} ${t}\nchmod ${want.mode} ${t}\nmv -f ${t} ${d}\ntrap - EXIT\n`,
+        Script.join([
+          sh`set -e\nset -- ${`${opts.dest}.rigger-download`} ${opts.url}\nt=$1 url=$2\ntrap 'rm -f -- "$t"' EXIT\nmkdir -p -- "$(dirname -- ${opts.dest})"\ncurl -fsSL --retry 2 -o "$t" --url "$url"`,
+          sh`got=$(sha256sum < "$t" | cut -d' ' -f1)`,
+          sh`if [ "$got" != ${sha} ]; then printf 'checksum mismatch for %s: expected %s, got %s; not installed\\n' "$url" ${sha} "$got" >&2; exit 1; fi`,
+          sh`chown -- ${`${want.owner}:${want.group}`} "$t"\nchmod -- ${want.mode} "$t"\nmv -f -- "$t" ${opts.dest}\ntrap - EXIT`,
+        ]).text,
       );
     },
   };

@@ -5,7 +5,7 @@
 // (`shellFile`), so no value is ever parsed as code.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { isSecret, registerSecretValue, type Secret } from '../secrets.js';
+import { isSecret, type Secret } from '../secrets.js';
 
 /** Shell text that is safe to run or to insert into another script as it is. */
 export class Script {
@@ -40,12 +40,8 @@ export function raw(text: string): Script {
 function word(v: ShellValue): string {
   if (v instanceof Script) return v.text;
   if (Array.isArray(v)) return v.map(word).join(' ');
-  if (isSecret(v)) {
-    const quoted = shq(v.reveal());
-    // the quoted form differs from the value when it holds a quote: mask that form too
-    registerSecretValue(quoted);
-    return quoted;
-  }
+  // the quoted form of a secret is one of the derived forms its registration masks
+  if (isSecret(v)) return shq(v.reveal());
   if (typeof v === 'string' || typeof v === 'number') return shq(v as string | number);
   throw new TypeError(`sh: cannot interpolate ${v === null ? 'null' : typeof v} (expected a string, number, array, Secret or Script)`);
 }

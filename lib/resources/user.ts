@@ -1,6 +1,6 @@
 // Local users and groups.
 import type { Change, CommonOptions, HostContext, ProbeResult, ShellResource as Resource } from '../engine/types.js';
-import { absolutePath, base } from './common.js';
+import { absolutePath, accountName, base } from './common.js';
 import { raw, sh } from './shell.js';
 
 export interface GroupOptions extends CommonOptions {
@@ -9,11 +9,7 @@ export interface GroupOptions extends CommonOptions {
   state?: 'present' | 'absent';
 }
 
-/** A user or group name useradd/groupadd accept on Debian (checked here: a refused name is a clear error, not a half-run script). */
-export function accountName(what: string, name: string): string {
-  if (!/^[a-z_][a-z0-9_.-]{0,31}\$?$/.test(name)) throw new Error(`${what} ${JSON.stringify(name)} is not a valid name (lowercase letters, digits, _ . -, starting with a letter or _)`);
-  return name;
-}
+export { accountName };
 
 export function group(opts: GroupOptions): Resource<void> {
   const state = opts.state ?? 'present';

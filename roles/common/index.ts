@@ -3,7 +3,7 @@
 // security upgrades.
 import { z } from 'zod';
 import { defineRole, type Change, type HostContext, type ProbeResult, type ShellResource as Resource } from '../../lib/engine/types.js';
-import { aptPackages, authorizedKeys, command, file, keyIdentity, link, service, serviceHandler, sh, user } from '../../lib/resources/index.js';
+import { aptPackages, authorizedKeys, command, file, keyIdentity, link, raw, Script, service, serviceHandler, sh, user } from '../../lib/resources/index.js';
 
 export const DEFAULT_PACKAGES = ['ca-certificates', 'curl', 'gnupg', 'cron', 'sudo', 'unattended-upgrades'];
 export const SUDOERS_FILE = '/etc/sudoers.d/90-rigger-admins';
@@ -81,7 +81,7 @@ export function localtimeLink(zone: string, notify: string[]): Resource {
   const inner = link({ path: '/etc/localtime', target: zoneFile, tags: ['timezone'], notify });
   return {
     ...inner,
-    probe: `${inner.probe}\n${sh`if [ -f ${zoneFile} ]; then echo zone=ok; elif [ -d /usr/share/zoneinfo ]; then echo zone=unknown; else echo zone=notzdata; fi`.text}`,
+    probe: Script.join([raw(inner.probe), sh`if [ -f ${zoneFile} ]; then echo zone=ok; elif [ -d /usr/share/zoneinfo ]; then echo zone=unknown; else echo zone=notzdata; fi`]).text,
     plan(current: ProbeResult, ctx: HostContext): Change | null | Promise<Change | null> {
       const lines = current.stdout.trimEnd().split('\n');
       const state = lines.pop();

@@ -36,7 +36,7 @@ describe('aptPackages: declaration and probe', () => {
   });
 
   it('refuses invalid package names', () => {
-    expect(() => aptPackages({ packages: ['Curl'] })).toThrow('apt package name "Curl" is not a valid Debian package name');
+    expect(() => aptPackages({ packages: ['Curl'] })).toThrow('apt package "Curl": "Curl" is not a valid Debian package name');
     expect(() => aptPackages({ packages: ['curl; rm -rf /'] })).toThrow(/not a valid Debian package name/);
     expect(() => aptPackages({ packages: ['-f'] })).toThrow(/not a valid Debian package name/);
     expect(() => aptPackages({ packages: ['libstdc++6', 'python3.11'] })).not.toThrow();

@@ -59,14 +59,16 @@ describe('download: declaration and plan', () => {
     const tmp = '/usr/local/bin/docker-machine.rigger-download';
     const at = (s: string) => lines.findIndex((l) => l.includes(s));
     expect(lines[0]).toBe('set -e');
-    expect(at(`trap 'rm -f ${tmp}' EXIT`)).toBe(1);
-    expect(at(`curl -fsSL --retry 2 ${URL_} -o ${tmp}`)).toBeGreaterThan(1);
-    expect(at(`got=$(sha256sum < ${tmp}`)).toBeGreaterThan(at('curl'));
+    expect(lines.slice(1, 3)).toEqual([`set -- ${tmp} ${URL_}`, 't=$1 url=$2']);
+    // the temp path is a variable, never spliced inside the trap's own quotes
+    expect(at(`trap 'rm -f -- "$t"' EXIT`)).toBe(3);
+    expect(at('curl -fsSL --retry 2 -o "$t" --url "$url"')).toBeGreaterThan(3);
+    expect(at('got=$(sha256sum < "$t"')).toBeGreaterThan(at('curl'));
     expect(at(`if [ "$got" != ${sha(BINARY)} ]`)).toBeGreaterThan(at('got='));
     expect(lines[at('if [ "$got"')]).toContain('exit 1');
-    expect(at(`chown root:root ${tmp}`)).toBeGreaterThan(at('if [ "$got"'));
-    expect(at(`chmod 755 ${tmp}`)).toBeGreaterThan(at('if [ "$got"'));
-    expect(at(`mv -f ${tmp} /usr/local/bin/docker-machine`)).toBeGreaterThan(at('chmod 755'));
+    expect(at('chown -- root:root "$t"')).toBeGreaterThan(at('if [ "$got"'));
+    expect(at('chmod -- 755 "$t"')).toBeGreaterThan(at('if [ "$got"'));
+    expect(at('mv -f -- "$t" /usr/local/bin/docker-machine')).toBeGreaterThan(at('chmod -- 755'));
   });
 
   it('only chowns and chmods for an attribute change', async () => {

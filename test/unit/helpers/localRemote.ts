@@ -1,7 +1,7 @@
 // A Session that runs scripts with the local /bin/sh instead of over SSH, so
 // probe and apply scripts can be executed for real inside a temp directory.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,8 @@ export interface LocalRemoteOptions {
   env?: Record<string, string>;
   /** rewrite each script before running it (e.g. map /etc/apt/keyrings into a temp dir) */
   rewrite?: (script: string) => string;
+  /** record the scripts for the file's shellcheck test (default true) */
+  record?: boolean;
 }
 
 export interface RecordedRun {
@@ -39,7 +41,7 @@ export class LocalRemote implements Session {
 
   async run(script: string, opts: RunOptions = {}): Promise<RunResult> {
     this.roundTrips++;
-    recordScript(script);
+    if (this.opts.record !== false) recordScript(script);
     const result = await runSh(this.opts.rewrite ? this.opts.rewrite(script) : script, opts.stdin, this.opts);
     this.runs.push({ script, stdin: opts.stdin === undefined ? undefined : Buffer.from(opts.stdin), result });
     if (opts.check !== false && result.code !== 0) throw new RemoteError(script, result);
@@ -63,8 +65,12 @@ export class LocalRemote implements Session {
 }
 
 export function runSh(script: string, stdin: Buffer | string | undefined, opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', script], {
+  // a script too large for one exec argument (a big probe batch) is run from a file
+  const big = script.length > 100_000 ? mkdtempSync(join(tmpdir(), 'rigger-sh-')) : undefined;
+  if (big) writeFileSync(join(big, 'script.sh'), script);
+  const args = big ? [join(big, 'script.sh')] : ['-c', script];
+  return new Promise<RunResult>((resolve, reject) => {
+    const child = spawn('/bin/sh', args, {
       cwd: opts.cwd,
       env: { ...process.env, LC_ALL: 'C', ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -80,7 +86,7 @@ export function runSh(script: string, stdin: Buffer | string | undefined, opts: 
     );
     if (stdin !== undefined) child.stdin.end(stdin);
     else child.stdin.end();
-  });
+  }).finally(() => big && rmSync(big, { recursive: true, force: true }));
 }
 
 /** The current user and group, which local tests use as owner/group. */
