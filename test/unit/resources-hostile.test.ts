@@ -8,7 +8,7 @@
 // test/integration/hostile-values.test.ts does the same on a real host.
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Resource, ShellResource } from '../../lib/engine/types.js';
@@ -28,9 +28,9 @@ let catalogues: HostileCatalogue[];
 /** the scripts' working directory: a value run as code after its "/" became "_" would touch a file here */
 let cwd: string;
 
-/** No file named like the canary anywhere under the temp dir (the canary itself, or a mangled path of it). */
+/** Files under the temp dir that are the canary, or the canary's path with its "/" made "_" (a file name run as code). */
 function canaries(dir = tmp.dir): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((n) => n.includes('canary'));
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((n) => [basename(canary), asName(canary)].includes(basename(n)));
 }
 
 /**
