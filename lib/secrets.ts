@@ -7,6 +7,8 @@ const registered = new Set<string>();
 /** registered values, longest first (a secret containing another is masked whole); rebuilt on registration */
 let sorted: string[] | undefined;
 export const MASK = '********';
+/** What an earlier value in place of a secret is shown as: a rotation still shows as a changed line. */
+export const EARLIER_MASK = '[earlier secret]';
 /** Derived forms shorter than this would mask ordinary text. */
 const MIN_DERIVED = 8;
 
@@ -105,9 +107,11 @@ const squash = (s: string) => s.replace(/\s+/g, '');
  *
  * A line of the new text that holds a secret gives a key, what comes before
  * the secret (`token = "`, `PASSWORD=`), compared without whitespace: every
- * earlier line with that key has its value masked (keeping the closing
- * quote). When a secret has no key (the line starts with it) or spans lines
- * (a PEM key), every earlier line that the new text does not have is masked.
+ * earlier line with that key that the new text does not have as it is gets
+ * its value shown as EARLIER_MASK (keeping the closing quote), so a rotation
+ * is still a visible change. When a secret has no key (the line starts with
+ * it) or spans lines (a PEM key), every earlier line that the new text does
+ * not have is masked. Lines the new text has are left to redact().
  */
 export function maskEarlierSecrets(before: string, after: string): string {
   if (registered.size === 0 || !before) return before;
@@ -133,6 +137,7 @@ export function maskEarlierSecrets(before: string, after: string): string {
   return before
     .split('\n')
     .map((line) => {
+      if (kept.has(line)) return line;
       const flat = squash(line);
       for (const k of keys) {
         if (!flat.startsWith(k.prefix)) continue;
@@ -140,9 +145,9 @@ export function maskEarlierSecrets(before: string, after: string): string {
         let pos = 0;
         for (let seen = 0; seen < k.prefix.length; pos++) if (!/\s/.test(line[pos])) seen++;
         const tail = k.suffix.trim() && line.endsWith(k.suffix) && line.length - k.suffix.length >= pos ? k.suffix : '';
-        return line.slice(0, pos) + MASK + tail;
+        return line.slice(0, pos) + EARLIER_MASK + tail;
       }
-      return keyless && line.trim() && !kept.has(line) ? MASK : line;
+      return keyless && line.trim() ? EARLIER_MASK : line;
     })
     .join('\n');
 }
