@@ -82,7 +82,10 @@ describe('a rotated secret: its old value, still in the file on the host, is nev
 describe('a secret cut by a summary length limit', () => {
   it('console and --json: redacted before it is cut, so no prefix is left', async () => {
     const secret = new Secret('canary-cut-in-the-summary-0123456789', 'env:CUT');
-    const run = sh`curl -fsS --header ${`PRIVATE-TOKEN: ${secret.reveal()}`} https://gitlab.example.org/api/v4/projects/42/trigger`;
+    // the secret starts at character 61 of the command: a cut at 80 falls inside it
+    const run = sh`curl --retry 3 --max-time 30 --fail --header ${`PRIVATE-TOKEN: ${secret.reveal()}`} https://gitlab.example.org/api/v4/projects/42/trigger`;
+    expect(run.text.indexOf(secret.reveal())).toBeLessThan(80);
+    expect(run.text.indexOf(secret.reveal()) + secret.reveal().length).toBeGreaterThan(80);
     const { console, json } = await outputs(() => [command({ name: 'trigger', run, creates: join(tmp.dir, 'never') })], { check: true });
     expect(console).toContain('PRIVATE-TOKEN: ********');
     expectNoTrace(console + json, secret.reveal());
