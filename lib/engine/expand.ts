@@ -4,6 +4,7 @@
 // (role vars, and whatever a resource factory refuses) exits 1 before any
 // host is touched. --list-tasks, --list-tags and --render use its result.
 import { UserError } from '../errors.js';
+import { checkLinks } from './links.js';
 import { roleLeftOut, selectedByTags, tagsOf, unknownTags, type TagFilter } from './tags.js';
 import { resourcesOf, type Facts, type Handler, type Resource, type Role, type Vars } from './types.js';
 import { validateRoleVars } from './validateVars.js';
@@ -67,6 +68,7 @@ async function expandRole({ role, vars }: RoleRun, input: { host: string; facts:
 export async function expandRoles(roles: RoleRun[], input: { host: string; facts: Facts }, filter: TagFilter): Promise<Item[]> {
   const items: Item[] = [];
   for (const rr of roles) items.push(...(await expandRole(rr, input, filter)));
+  checkLinks(items);
   return items;
 }
 

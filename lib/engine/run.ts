@@ -8,6 +8,7 @@ import { gatherFacts } from './facts.js';
 import { managedDirs, sweepScript } from './leftovers.js';
 import { probeWithPrelude } from './probe.js';
 import { isApiResource, type Change, type HostContext, type Remote, type Resource } from './types.js';
+import { linkGate } from './links.js';
 import type { HostResult, TaskResult } from './report-types.js';
 
 export type { RoleRun } from './expand.js';
@@ -89,9 +90,14 @@ export async function runHost(host: string, connect: () => Promise<Session>, rol
     result.phases.factsMs = Date.now() - factsStarted;
     const run = makeRunContext({ host, facts, check: opts.check, wantDiff: opts.wantDiff, log: (m) => opts.onLog?.(host, m), fetch: opts.fetch });
     apiCount = () => run.apiRequests;
-    const ctx: HostContext = { host, vars: {}, facts, check: opts.check, wantDiff: opts.wantDiff, log: run.log, http: run.http, countApiRequests: run.countApiRequests, remote: session, state: new Map() };
+    // ids of the resources that changed (check mode: would change) so far, for links
+    const changed = new Set<string>();
+    const ctx: HostContext = { host, vars: {}, facts, check: opts.check, wantDiff: opts.wantDiff, log: run.log, http: run.http, countApiRequests: run.countApiRequests, remote: session, changed: (id) => changed.has(id) };
     items = await phase('plan', () => expandRoles(roles, { host, facts }, { only: opts.tags, skip: opts.skipTags }));
-    const outcome = await converge(items, ctx, opts, record);
+    const outcome = await converge(items, ctx, opts, (t) => {
+      if (t.status === 'changed') changed.add(t.resource);
+      record(t);
+    });
     result.phases.probeMs = outcome.probeMs;
     result.phases.convergeMs = Date.now() - factsStarted - result.phases.factsMs;
     failure = outcome.failure;
@@ -202,8 +208,11 @@ async function converge(items: Item[], ctx: HostContext, opts: HostRunOptions, r
         const current = probes.get(i);
         if (current instanceof FailedRead) throw current.error;
         step = 'plan';
-        const change: Change | null = await resource.plan(current as never, rctx);
-        if (!change) {
+        const gate = linkGate(resource.links, ctx.changed, ctx.check);
+        const change: Change | null = gate ? null : await resource.plan(current as never, rctx);
+        if (gate) {
+          record({ role, resource: resource.id, status: 'skipped', summary: gate, durationMs: 0 });
+        } else if (!change) {
           record({ role, resource: resource.id, status: 'ok', durationMs: Date.now() - t0 });
         } else {
           if (!ctx.check) {

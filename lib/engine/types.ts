@@ -69,8 +69,11 @@ export interface RunContext {
 
 export interface HostContext extends RunContext {
   remote: Remote;
-  /** per-host scratch shared by resources (e.g. "apt sources changed") */
-  state: Map<string, unknown>;
+  /**
+   * Whether the resource with this id changed earlier in this run on this host
+   * (in check mode: would change). For the links a resource declares (Links).
+   */
+  changed(id: string): boolean;
 }
 
 export interface ProbeResult {
@@ -100,6 +103,20 @@ export interface Rendered {
   api?: { name: string; state: unknown };
 }
 
+/**
+ * How a resource depends on resources listed before it, by id. Declared in
+ * its options (CommonOptions), checked when roles expand (a link to a
+ * resource that does not come earlier is an error), shown by --list-tasks.
+ */
+export interface Links {
+  /** plan and apply only when one of these changed (in check mode: would change) in this run; otherwise skipped */
+  onlyIfChanged?: string[];
+  /** reads what these leave behind: in check mode, not planned (skipped) while one of them would change */
+  after?: string[];
+  /** links a resource kind interprets itself through ctx.changed (e.g. apt: update the cache if a source changed) */
+  [kind: string]: string[] | undefined;
+}
+
 interface ResourceBase {
   /** kind:name, unique within a host's run, e.g. "file:/etc/ssh/sshd_config.d/00-rigger.conf" */
   id: string;
@@ -108,6 +125,7 @@ interface ResourceBase {
   notify: string[];
   /** seconds one remote command of this resource may run before it is killed (default: --timeout, the inventory's command_timeout, else 3600) */
   timeout?: number;
+  links?: Links;
   /** for --render: what this resource would write, computed from the declaration alone */
   render?(): Rendered | undefined;
   /**
@@ -181,10 +199,24 @@ export function defineRole<V>(role: Role<V>): Role<V> {
   return role;
 }
 
+/** A resource, or the several resources one factory returned (any of them counts). */
+export type ResourceRef = Resource | readonly Resource[];
+
 /** Options every resource accepts. */
 export interface CommonOptions {
   tags?: string[];
   notify?: string | string[];
   /** seconds one remote command of this resource may run before it is killed */
   timeout?: number;
+  /** plan and apply only when one of these changed in this run (pyinfra's `_if=op.did_change`) */
+  onlyIfChanged?: ResourceRef | readonly ResourceRef[];
+  /** reads what these leave behind: in check mode, skipped while one of them would change */
+  after?: ResourceRef | readonly ResourceRef[];
+}
+
+/** The ids of linked resources. */
+export function idsOf(refs: ResourceRef | readonly ResourceRef[] | undefined): string[] {
+  if (!refs) return [];
+  const list = (Array.isArray(refs) ? refs : [refs]) as Array<Resource | readonly Resource[]>;
+  return [...new Set(list.flat().map((r) => r.id))];
 }

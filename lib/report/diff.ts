@@ -2,19 +2,24 @@
 import { createRequire } from 'node:module';
 import pc from 'picocolors';
 import type { TextDiff } from '../engine/types.js';
-import { redact } from '../secrets.js';
+import { maskEarlierSecrets, redact } from '../secrets.js';
 
 // Loaded on first use: a run that changes nothing never renders a diff, and
 // every module loaded counts in the start-up time of a no-op run.
 const require = createRequire(import.meta.url);
 let diffLib: typeof import('diff') | undefined;
 
-/** A unified diff with secret values masked on both sides before diffing. */
+/**
+ * A unified diff with secret values masked on both sides before diffing; on
+ * the "before" side also the earlier values of lines that hold a secret now
+ * (a rotated secret is no longer known, but still in the file on the host).
+ */
 export function unifiedDiff(d: TextDiff): string {
   diffLib ??= require('diff') as typeof import('diff');
   // a/... b/... as git writes them, for host paths (/etc/x) and API objects (gitlab:runner/x) alike
   const side = (p: string) => (d.path.startsWith('/') ? `${p}${d.path}` : `${p}/${d.path}`);
-  const patch = diffLib.createTwoFilesPatch(side('a'), side('b'), redact(d.before), redact(d.after), undefined, undefined, { context: 3 });
+  const before = redact(maskEarlierSecrets(d.before, d.after));
+  const patch = diffLib.createTwoFilesPatch(side('a'), side('b'), before, redact(d.after), undefined, undefined, { context: 3 });
   // Drop the "Index:/====" header createTwoFilesPatch adds; keep ---/+++ and hunks.
   return patch.split('\n').filter((l) => !l.startsWith('Index: ') && !/^=+$/.test(l)).join('\n').trimEnd();
 }

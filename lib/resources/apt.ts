@@ -1,10 +1,9 @@
 // Debian packages: present/absent, pinned versions, holds. `apt-get update`
 // runs only when the cache is older than a threshold or a source changed.
-import type { Change, CommonOptions, HostContext, ProbeResult, ShellResource as Resource } from '../engine/types.js';
-import { base } from './common.js';
-import { shq } from './shell.js';
+import { idsOf, type Change, type CommonOptions, type HostContext, type ProbeResult, type ResourceRef, type ShellResource as Resource } from '../engine/types.js';
+import { base, linksOf } from './common.js';
+import { raw, Script, sh } from './shell.js';
 
-export const APT_SOURCES_CHANGED = 'apt:sources-changed';
 const STAMP = '/var/lib/apt/periodic/update-success-stamp';
 
 export interface AptPackagesOptions extends CommonOptions {
@@ -17,6 +16,11 @@ export interface AptPackagesOptions extends CommonOptions {
   cacheMaxAge?: number;
   /** extra environment for apt-get (e.g. NO_DOCKER_PRUNE=1) */
   env?: Record<string, string>;
+  /**
+   * run apt-get update before installing when one of these changed in this run
+   * (the aptRepository that provides the packages), however fresh the cache
+   */
+  updateCacheIfChanged?: ResourceRef | readonly ResourceRef[];
 }
 
 interface Installed {
@@ -24,7 +28,7 @@ interface Installed {
   installed: boolean;
 }
 
-interface AptPlan {
+export interface AptPlan {
   install: string[];
   remove: string[];
   hold: string[];
@@ -32,25 +36,31 @@ interface AptPlan {
   cacheAge: number;
 }
 
-export function aptPackages(opts: AptPackagesOptions): Resource {
+export function aptPackages(opts: AptPackagesOptions): Resource<AptPlan> {
   const state = opts.state ?? 'present';
   const wanted = opts.packages.map((p) => {
-    const [name, version] = p.split('=');
-    if (!/^[a-z0-9][a-z0-9+.-]+$/.test(name)) throw new Error(`apt package name ${JSON.stringify(name)} is not a valid Debian package name`);
+    const [name, version, ...rest] = p.split('=');
+    if (!/^[a-z0-9][a-z0-9+.-]+$/.test(name)) throw new Error(`apt package ${JSON.stringify(p)}: ${JSON.stringify(name)} is not a valid Debian package name`);
+    if (rest.length || (version !== undefined && !/^[A-Za-z0-9.+~:-]+$/.test(version)))
+      throw new Error(`apt package ${JSON.stringify(p)}: the version after "=" is not a Debian version`);
     return { name, version };
   });
+  for (const k of Object.keys(opts.env ?? {}))
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`apt packages: environment name ${JSON.stringify(k)} is not a variable name`);
   const names = wanted.map((w) => w.name);
   const maxAge = opts.cacheMaxAge ?? 3600;
+  const updateIf = idsOf(opts.updateCacheIfChanged);
+  const links = linksOf(opts, { updateCacheIfChanged: updateIf });
   return {
     ...base('apt', names.join(','), opts),
-    probe:
-      `dpkg-query -W -f='\${Package}\\t\${Version}\\t\${db:Status-Abbrev}\\n' ${names.map(shq).join(' ')} 2>/dev/null; echo ---; ` +
-      // Holds from dpkg's status, not `apt-mark showhold`: run as root, apt-mark (re)writes
-      // /var/cache/apt/*pkgcache.bin, so a probe would change the host (even in check mode).
-      `dpkg-query -W -f='\${Package}\\t\${Status}\\n' ${names.map(shq).join(' ')} 2>/dev/null | awk -F'\\t' '$2 ~ /^hold /{print $1}'; echo ---; ` +
-      // No package lists at all (a fresh minimal system) means the cache is as stale as it gets.
-      `if ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then t=$(stat -c %Y ${STAMP} /var/cache/apt/pkgcache.bin 2>/dev/null | sort -n | tail -1); echo $(( $(date +%s) - \${t:-0} )); else echo nolists; fi`,
-    plan(current: ProbeResult): Change | null {
+    ...(links ? { links } : {}),
+    // Holds from dpkg's status, not `apt-mark showhold`: run as root, apt-mark (re)writes
+    // /var/cache/apt/*pkgcache.bin, so a probe would change the host (even in check mode).
+    // No package lists at all (a fresh minimal system) means the cache is as stale as it gets.
+    probe: sh`dpkg-query -W -f='\${Package}\t\${Version}\t\${db:Status-Abbrev}\n' -- ${names} 2>/dev/null; echo ---
+dpkg-query -W -f='\${Package}\t\${Status}\n' -- ${names} 2>/dev/null | awk -F'\t' '$2 ~ /^hold /{print $1}'; echo ---
+if ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then t=$(stat -c %Y ${STAMP} /var/cache/apt/pkgcache.bin 2>/dev/null | sort -n | tail -1); echo $(( $(date +%s) - \${t:-0} )); else echo nolists; fi`.text,
+    plan(current: ProbeResult): Change<AptPlan> | null {
       const [pkgPart, holdPart, agePart] = current.stdout.split('---\n');
       const have = new Map<string, Installed>();
       for (const line of (pkgPart ?? '').split('\n').filter(Boolean)) {
@@ -79,24 +89,23 @@ export function aptPackages(opts: AptPackagesOptions): Resource {
       ].filter(Boolean);
       return parts.length ? { summary: parts.join(', '), data: p } : null;
     },
-    async apply(change: Change, ctx: HostContext): Promise<void> {
-      const p = change.data as AptPlan;
-      const env = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${shq(v)} `).join('');
-      const steps: string[] = ['set -e'];
-      if (p.install.length && (p.cacheAge > maxAge || ctx.state.get(APT_SOURCES_CHANGED))) {
-        steps.push(`apt-get update -q >&2`, `mkdir -p ${shq(STAMP.replace(/\/[^/]+$/, ''))}`, `touch ${STAMP}`);
-        ctx.state.delete(APT_SOURCES_CHANGED);
-      }
-      if (p.install.length)
-        steps.push(
-          `${env}apt-get install -y -q --no-install-recommends --allow-change-held-packages --allow-downgrades -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold ${p.install.map(shq).join(' ')} >&2`,
-        );
-      if (p.remove.length) steps.push(`${env}apt-get remove -y -q --allow-change-held-packages ${p.remove.map(shq).join(' ')} >&2`);
-      // Installing a held package (an upgrade) sets its selection back to "install": hold it again.
+    async apply(change: Change<AptPlan>, ctx: HostContext): Promise<void> {
+      const p = change.data!;
+      // `env NAME=value apt-get`: the names are checked above, the values are quoted words
+      const env = Object.entries(opts.env ?? {}).length ? sh`env ${Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`)} ` : raw('');
+      const sourceChanged = updateIf.some((id) => ctx.changed(id));
       const hold = opts.hold ? [...new Set([...p.hold, ...p.install.map((s) => s.split('=')[0])])] : p.hold;
-      if (hold.length) steps.push(`apt-mark hold ${hold.map(shq).join(' ')} >/dev/null`);
-      if (p.unhold.length) steps.push(`apt-mark unhold ${p.unhold.map(shq).join(' ')} >/dev/null`);
-      await ctx.remote.run(steps.join('\n'));
+      const script = Script.join([
+        raw('set -e'),
+        p.install.length > 0 && (p.cacheAge > maxAge || sourceChanged) && sh`apt-get update -q >&2\nmkdir -p ${STAMP.replace(/\/[^/]+$/, '')}\ntouch ${STAMP}`,
+        p.install.length > 0 &&
+          sh`${env}apt-get install -y -q --no-install-recommends --allow-change-held-packages --allow-downgrades -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold -- ${p.install} >&2`,
+        p.remove.length > 0 && sh`${env}apt-get remove -y -q --allow-change-held-packages -- ${p.remove} >&2`,
+        // Installing a held package (an upgrade) sets its selection back to "install": hold it again.
+        hold.length > 0 && sh`apt-mark hold -- ${hold} >/dev/null`,
+        p.unhold.length > 0 && sh`apt-mark unhold -- ${p.unhold} >/dev/null`,
+      ]);
+      await ctx.remote.run(script.text);
     },
   };
 }

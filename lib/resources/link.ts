@@ -1,6 +1,6 @@
 import type { Change, CommonOptions, HostContext, ProbeResult, ShellResource as Resource } from '../engine/types.js';
-import { base } from './common.js';
-import { shq } from './shell.js';
+import { absolutePath, base } from './common.js';
+import { sh } from './shell.js';
 
 export interface LinkOptions extends CommonOptions {
   path: string;
@@ -8,20 +8,21 @@ export interface LinkOptions extends CommonOptions {
 }
 
 /** A symbolic link, replaced atomically (new link + rename) when it points elsewhere. */
-export function link(opts: LinkOptions): Resource {
-  const p = shq(opts.path);
+export function link(opts: LinkOptions): Resource<void> {
+  const path = absolutePath('link', opts.path);
+  if (!opts.target || /[\0\n]/.test(opts.target)) throw new Error(`link ${path}: target ${JSON.stringify(opts.target)} must be a non-empty path without newlines`);
   return {
-    ...base('link', opts.path, opts),
-    probe: `if [ -L ${p} ]; then echo "link $(readlink ${p})"; elif [ -e ${p} ]; then echo other; else echo absent; fi`,
-    plan(current: ProbeResult): Change | null {
-      const out = current.stdout.trim();
+    ...base('link', path, opts),
+    probe: sh`if [ -L ${path} ]; then printf 'link %s\n' "$(readlink -- ${path})"; elif [ -e ${path} ]; then echo other; else echo absent; fi`.text,
+    plan(current: ProbeResult): Change<void> | null {
+      const out = current.stdout.replace(/\n$/, '');
       if (out === `link ${opts.target}`) return null;
-      if (out === 'other') throw new Error(`${opts.path} exists and is not a symbolic link; refusing to replace it`);
+      if (out === 'other') throw new Error(`${path} exists and is not a symbolic link; refusing to replace it`);
       return { summary: out === 'absent' ? `create -> ${opts.target}` : `retarget ${out.slice(5)} -> ${opts.target}` };
     },
-    async apply(_c: Change, ctx: HostContext): Promise<void> {
-      const tmp = shq(`${opts.path}.rigger-tmp`);
-      await ctx.remote.run(`set -e; ln -sfn ${shq(opts.target)} ${tmp}; mv -fT ${tmp} ${p}`);
+    async apply(_c: Change<void>, ctx: HostContext): Promise<void> {
+      const tmp = `${path}.rigger-tmp`;
+      await ctx.remote.run(sh`set -e; ln -sfn -- ${opts.target} ${tmp}; mv -fT -- ${tmp} ${path}`.text);
     },
   };
 }

@@ -1,7 +1,7 @@
 // A systemd unit's state: enabled/disabled, started/stopped, masked.
 import type { Change, CommonOptions, Handler, HostContext, ProbeResult, ShellResource as Resource } from '../engine/types.js';
 import { base } from './common.js';
-import { shq } from './shell.js';
+import { Script, sh } from './shell.js';
 
 export interface ServiceOptions extends CommonOptions {
   unit: string;
@@ -10,17 +10,25 @@ export interface ServiceOptions extends CommonOptions {
   masked?: boolean;
 }
 
-export function service(opts: ServiceOptions): Resource {
-  const unit = opts.unit.includes('.') ? opts.unit : `${opts.unit}.service`;
-  const u = shq(unit);
+type Action = 'enable' | 'disable' | 'mask' | 'unmask' | 'start' | 'stop';
+
+/** A systemd unit name (systemd.unit(5)): a value with other characters is refused, not quoted. */
+export function unitName(unit: string): string {
+  const u = unit.includes('.') ? unit : `${unit}.service`;
+  if (!/^[A-Za-z0-9:_.\\@][A-Za-z0-9:_.\\@-]*$/.test(u) || u.length > 255) throw new Error(`service: ${JSON.stringify(unit)} is not a systemd unit name`);
+  return u;
+}
+
+export function service(opts: ServiceOptions): Resource<Action[]> {
+  const unit = unitName(opts.unit);
   return {
     ...base('service', unit, opts),
-    probe: `systemctl is-enabled ${u} 2>/dev/null; echo "|"; systemctl is-active ${u} 2>/dev/null; true`,
-    plan(current: ProbeResult): Change | null {
+    probe: sh`systemctl is-enabled -- ${unit} 2>/dev/null; echo "|"; systemctl is-active -- ${unit} 2>/dev/null; true`.text,
+    plan(current: ProbeResult): Change<Action[]> | null {
       const [enabledPart, activePart] = current.stdout.split('|');
       const enabledState = enabledPart.trim() || 'not-found';
       const active = activePart?.trim() === 'active' || activePart?.trim() === 'reloading';
-      const actions: string[] = [];
+      const actions: Action[] = [];
       const masked = enabledState.startsWith('masked');
       if (opts.masked === true && !masked) actions.push('mask');
       if (opts.masked === false && masked) actions.push('unmask');
@@ -33,20 +41,21 @@ export function service(opts: ServiceOptions): Resource {
       if ((opts.state === 'stopped' || opts.masked === true) && active) actions.push('stop');
       return actions.length ? { summary: actions.join(', '), data: actions } : null;
     },
-    async apply(change: Change, ctx: HostContext): Promise<void> {
-      const actions = change.data as string[];
-      const cmds = actions.map((a) => (a === 'enable' || a === 'disable' || a === 'mask' || a === 'unmask' ? `systemctl ${a} ${u} 2>&1` : `systemctl ${a} ${u}`));
-      await ctx.remote.run(['set -e', 'systemctl daemon-reload', ...cmds].join('\n'));
+    async apply(change: Change<Action[]>, ctx: HostContext): Promise<void> {
+      // enable/disable/mask/unmask report what they did on stderr, which would read as an error
+      const cmds = change.data!.map((a) => (a === 'start' || a === 'stop' ? sh`systemctl ${a} -- ${unit}` : sh`systemctl ${a} -- ${unit} 2>&1`));
+      await ctx.remote.run(Script.join([sh`set -e`, sh`systemctl daemon-reload`, ...cmds]).text);
     },
   };
 }
 
 /** A handler that restarts or reloads a unit once after its role, if notified. */
 export function serviceHandler(name: string, unit: string, action: 'restart' | 'reload' | 'reload-or-restart' | 'try-restart'): Handler {
+  const u = unitName(unit);
   return {
     name,
     async run(ctx: HostContext) {
-      await ctx.remote.run(`systemctl ${action} ${shq(unit)}`);
+      await ctx.remote.run(sh`systemctl ${action} -- ${u}`.text);
     },
   };
 }

@@ -2,8 +2,8 @@
 import ejs from 'ejs';
 import { readFileSync } from 'node:fs';
 import type { ShellResource as Resource } from '../engine/types.js';
-import { isSecret } from '../secrets.js';
-import { file, type FileOptions } from './file.js';
+import { clip, isSecret } from '../secrets.js';
+import { file, type FileChange, type FileOptions } from './file.js';
 
 export interface TemplateOptions extends Omit<FileOptions, 'content'> {
   /** path of the .ejs file */
@@ -19,7 +19,7 @@ export interface TemplateOptions extends Omit<FileOptions, 'content'> {
 export function configEscape(value: unknown): string {
   // A Secret is written as its value: the file needs it, and every output path masks it.
   const s = isSecret(value) ? value.reveal() : String(value ?? '');
-  if (/[\r\n]/.test(s)) throw new Error(`template value ${isSecret(value) ? String(value) : JSON.stringify(s.slice(0, 40))} contains a newline; refusing to inject extra lines into a config file`);
+  if (/[\r\n]/.test(s)) throw new Error(`template value ${isSecret(value) ? String(value) : JSON.stringify(clip(s, 40))} contains a newline; refusing to inject extra lines into a config file`);
   return s;
 }
 
@@ -32,7 +32,8 @@ export function render(src: string, vars: Record<string, unknown>): string {
   }
 }
 
-export function template(opts: TemplateOptions): Resource {
+/** A file rendered from a template; like file(), 0600 by default when it holds a secret. */
+export function template(opts: TemplateOptions): Resource<FileChange> {
   const { src, vars, ...rest } = opts;
   const r = file({ ...rest, content: render(src, vars) });
   return { ...r, id: `template:${opts.path}` };

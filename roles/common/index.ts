@@ -3,7 +3,7 @@
 // passwordless sudo, and unattended security upgrades.
 import { z } from 'zod';
 import { defineRole, type Change, type HostContext, type ProbeResult, type ShellResource as Resource } from '../../lib/engine/types.js';
-import { aptPackages, authorizedKeys, command, file, keyIdentity, link, service, serviceHandler, shq, user } from '../../lib/resources/index.js';
+import { aptPackages, authorizedKeys, command, file, keyIdentity, link, raw, Script, service, serviceHandler, sh, user } from '../../lib/resources/index.js';
 
 export const DEFAULT_PACKAGES = ['ca-certificates', 'curl', 'gnupg', 'cron', 'sudo', 'unattended-upgrades'];
 export const SUDOERS_FILE = '/etc/sudoers.d/90-rigger-admins';
@@ -82,7 +82,7 @@ export function localtimeLink(zone: string, notify: string[]): Resource {
   const inner = link({ path: '/etc/localtime', target: zoneFile, tags: ['timezone'], notify });
   return {
     ...inner,
-    probe: `${inner.probe}\nif [ -f ${shq(zoneFile)} ]; then echo zone=ok; elif [ -d /usr/share/zoneinfo ]; then echo zone=unknown; else echo zone=notzdata; fi`,
+    probe: Script.join([raw(inner.probe), sh`if [ -f ${zoneFile} ]; then echo zone=ok; elif [ -d /usr/share/zoneinfo ]; then echo zone=unknown; else echo zone=notzdata; fi`]).text,
     plan(current: ProbeResult, ctx: HostContext): Change | null | Promise<Change | null> {
       const lines = current.stdout.trimEnd().split('\n');
       const state = lines.pop();
@@ -122,8 +122,8 @@ export default defineRole<CommonVars>({
       resources.push(
         command({
           name: 'set hostname',
-          run: `hostname ${shq(v.hostname)}`,
-          unless: `[ "$(hostname)" = ${shq(v.hostname)} ]`,
+          run: sh`hostname ${v.hostname}`,
+          unless: sh`[ "$(hostname)" = ${v.hostname} ]`,
           tags: ['hostname'],
         }),
       );
@@ -137,8 +137,8 @@ export default defineRole<CommonVars>({
         resources.push(
           command({
             name: `${u.name} not in group sudo`,
-            run: `gpasswd -d ${shq(u.name)} sudo >/dev/null`,
-            onlyIf: `id -nG ${shq(u.name)} | tr ' ' '\\n' | grep -qx sudo`,
+            run: sh`gpasswd -d ${u.name} sudo >/dev/null`,
+            onlyIf: sh`id -nG -- ${u.name} | tr ' ' '\\n' | grep -qx sudo`,
             tags: ['users'],
           }),
         );

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { defineRole } from '../../lib/engine/types.js';
-import { cron, file } from '../../lib/resources/index.js';
+import { cron, file, sh } from '../../lib/resources/index.js';
 
 const SCRIPT = readFileSync(fileURLToPath(new URL('./files/docker-cleanup.sh', import.meta.url)));
 
@@ -28,7 +28,8 @@ export default defineRole({
         file({
           path: '/etc/default/docker-cleanup',
           mode: '0644',
-          content: `# managed by rigger (role docker-cleanup)\nTHRESHOLD=${v.docker_cleanup_threshold}\nGRACE=${v.docker_cleanup_grace}\nLOG_TAG=docker-cleanup\n`,
+          // sourced by the script: shell assignments, every value quoted
+          content: sh`# managed by rigger (role docker-cleanup)\nTHRESHOLD=${v.docker_cleanup_threshold}\nGRACE=${v.docker_cleanup_grace}\nLOG_TAG=docker-cleanup\n`.text,
         }),
         v.docker_cleanup_enabled &&
           cron({

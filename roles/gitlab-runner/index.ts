@@ -26,21 +26,24 @@ export default defineRole<GitlabRunnerVars>({
     const codename = vars.gitlab_runner_apt_codename ?? facts.os.codename;
     if (!codename) throw new Error('gitlab-runner: the host has no OS codename; set gitlab_runner_apt_codename');
     const configDir = vars.gitlab_runner_config_path.replace(/\/[^/]+$/, '') || '/';
+    const repo = aptRepository({
+      name: 'runner_gitlab-runner',
+      uri: vars.gitlab_runner_apt_url,
+      suites: [codename],
+      components: ['main'],
+      keyUrl: vars.gitlab_runner_apt_key_url,
+      keyFingerprint: vars.gitlab_runner_apt_key_fingerprint,
+    });
     // What this host's runner resources share during the run (see runnerHost.ts).
     const shared = new RunnerHost(vars, host, vars.gitlab_runner_config_path);
     return {
       resources: [
-        ...aptRepository({
-          name: 'runner_gitlab-runner',
-          uri: vars.gitlab_runner_apt_url,
-          suites: [codename],
-          components: ['main'],
-          keyUrl: vars.gitlab_runner_apt_key_url,
-          keyFingerprint: vars.gitlab_runner_apt_key_fingerprint,
-        }),
+        ...repo,
         // Before the package changes version: pause the runners and wait for their jobs.
         drainResource(shared, { version: vars.gitlab_runner_version, notify: RESUME }),
         aptPackages({
+          // a new or changed source (or keyring) is read by apt-get update first, however fresh the cache
+          updateCacheIfChanged: repo,
           // The two must be the same version (since 17.7.1); held so apt upgrades leave them alone.
           packages: PACKAGES.map((p) => `${p}=${vars.gitlab_runner_version}`),
           hold: true,

@@ -13,7 +13,8 @@
 //      (a temp copy of sshd_config + drop-ins with the candidate in place of the
 //      old one) before an atomic rename; a backup of the old one is kept;
 //   3. `sshd -T` for the login user must show every setting in force (nothing
-//      read earlier overrides it), or the host fails naming each setting.
+//      read earlier overrides it), or the host fails naming each setting
+//      (linked `after` the drop-in: skipped in check mode while it would change).
 //   handler "reload sshd": reload ssh.service (also when Debian 12's ssh.socket
 //   started it); nothing to reload for inetd-style ssh.socket (Accept=yes);
 //   then a NEW SSH connection must work, or the old drop-in is put back,
@@ -57,8 +58,9 @@ export default defineRole<SshHardeningVars>({
   tasks({ vars, facts }) {
     const { settings, problems } = resolveSettings(vars as Vars, { opensshVersion: facts.opensshVersion });
     if (problems.length) throw new Error(`ssh-hardening: ${problems.map((p) => `${p.path.join('.')}: ${p.message}`).join('; ')}`);
+    const dropIn = hardeningDropIn(renderDropIn(settings));
     return {
-      resources: [lockoutGuard(settings, facts.loginUser), hardeningDropIn(renderDropIn(settings)), effectiveConfigCheck(settings, facts.loginUser)],
+      resources: [lockoutGuard(settings, facts.loginUser), dropIn, effectiveConfigCheck(settings, facts.loginUser, dropIn)],
       handlers: [reloadSshdHandler()],
     };
   },

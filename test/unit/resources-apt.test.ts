@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { APT_SOURCES_CHANGED, aptPackages } from '../../lib/resources/apt.js';
+import { aptPackages } from '../../lib/resources/apt.js';
 import { aptRepository } from '../../lib/resources/aptRepository.js';
 import type { Change } from '../../lib/engine/types.js';
+import { itPassesShellcheck, recordScript } from './helpers/shellcheck.js';
 import { FakeRemote } from './helpers/fakeRemote.js';
 import { makeCtx, probe, sync } from './helpers/context.js';
 import { LocalRemote, probeAndPlan, tempDir } from './helpers/localRemote.js';
@@ -26,7 +28,7 @@ describe('aptPackages: declaration and probe', () => {
   it('names the resource after its packages and probes dpkg, holds and cache age together', () => {
     const r = aptPackages({ packages: ['curl', 'docker-ce=5:24.0.7-1~debian.12~bookworm'] });
     expect(r.id).toBe('apt:curl,docker-ce');
-    expect(r.probe).toContain("dpkg-query -W -f='${Package}\\t${Version}\\t${db:Status-Abbrev}\\n' curl docker-ce 2>/dev/null; echo ---;");
+    expect(r.probe).toContain("dpkg-query -W -f='${Package}\t${Version}\t${db:Status-Abbrev}\n' -- curl docker-ce 2>/dev/null; echo ---\n");
     // holds are read without apt-mark, which as root rewrites apt's caches (a probe must not change the host)
     expect(r.probe).not.toContain('apt-mark');
     expect(r.probe.match(/---/g)).toHaveLength(2);
@@ -34,10 +36,13 @@ describe('aptPackages: declaration and probe', () => {
   });
 
   it('refuses invalid package names', () => {
-    expect(() => aptPackages({ packages: ['Curl'] })).toThrow('apt package name "Curl" is not a valid Debian package name');
+    expect(() => aptPackages({ packages: ['Curl'] })).toThrow('apt package "Curl": "Curl" is not a valid Debian package name');
     expect(() => aptPackages({ packages: ['curl; rm -rf /'] })).toThrow(/not a valid Debian package name/);
     expect(() => aptPackages({ packages: ['-f'] })).toThrow(/not a valid Debian package name/);
     expect(() => aptPackages({ packages: ['libstdc++6', 'python3.11'] })).not.toThrow();
+    expect(() => aptPackages({ packages: ['curl=7.88; id'] })).toThrow('apt package "curl=7.88; id": the version after "=" is not a Debian version');
+    expect(() => aptPackages({ packages: ['curl=1=2'] })).toThrow(/is not a Debian version/);
+    expect(() => aptPackages({ packages: ['curl'], env: { 'X; id': '1' } })).toThrow('apt packages: environment name "X; id" is not a variable name');
   });
 });
 
@@ -104,9 +109,9 @@ describe('aptPackages: plan', () => {
 });
 
 describe('aptPackages: apply scripts', () => {
-  const applyWith = async (opts: Parameters<typeof aptPackages>[0], data: object, state = new Map<string, unknown>()) => {
+  const applyWith = async (opts: Parameters<typeof aptPackages>[0], data: object, changed: string[] = []) => {
     const remote = new FakeRemote();
-    const ctx = makeCtx(remote, { state });
+    const ctx = makeCtx(remote, { changed: (id) => changed.includes(id) });
     await aptPackages(opts).apply({ summary: '', data: { install: [], remove: [], hold: [], unhold: [], cacheAge: 0, ...data } }, ctx);
     expect(remote.calls).toHaveLength(1);
     return remote.scripts[0].split('\n');
@@ -119,7 +124,7 @@ describe('aptPackages: apply scripts', () => {
       'apt-get update -q >&2',
       'mkdir -p /var/lib/apt/periodic',
       'touch /var/lib/apt/periodic/update-success-stamp',
-      'apt-get install -y -q --no-install-recommends --allow-change-held-packages --allow-downgrades -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold curl jq >&2',
+      'apt-get install -y -q --no-install-recommends --allow-change-held-packages --allow-downgrades -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold -- curl jq >&2',
     ]);
   });
 
@@ -133,29 +138,35 @@ describe('aptPackages: apply scripts', () => {
     expect((await applyWith({ packages: ['curl'], cacheMaxAge: 86400 }, { install: ['curl'], cacheAge: 7200 })).some((l) => l.includes('apt-get update'))).toBe(false);
   });
 
-  it('updates a fresh cache when a source changed earlier in the run, and only once', async () => {
-    const state = new Map<string, unknown>([[APT_SOURCES_CHANGED, true]]);
-    const lines = await applyWith({ packages: ['gitlab-runner'] }, { install: ['gitlab-runner'], cacheAge: 5 }, state);
-    expect(lines[1]).toBe('apt-get update -q >&2');
-    expect(state.has(APT_SOURCES_CHANGED)).toBe(false);
+  it('updates a fresh cache when a linked source changed earlier in the run (updateCacheIfChanged)', async () => {
+    const repo = aptRepository({ name: 'runner', uri: 'https://packages.example.org/debian', suites: ['bookworm'], components: ['main'], keyUrl: 'https://packages.example.org/gpg' });
+    const opts = { packages: ['gitlab-runner'], updateCacheIfChanged: repo };
+    expect(aptPackages(opts).links).toEqual({ updateCacheIfChanged: ['apt-keyring:/etc/apt/keyrings/runner.gpg', 'file:/etc/apt/sources.list.d/runner.sources'] });
+    const changed = await applyWith(opts, { install: ['gitlab-runner'], cacheAge: 5 }, ['file:/etc/apt/sources.list.d/runner.sources']);
+    expect(changed[1]).toBe('apt-get update -q >&2');
+    const keyOnly = await applyWith(opts, { install: ['gitlab-runner'], cacheAge: 5 }, ['apt-keyring:/etc/apt/keyrings/runner.gpg']);
+    expect(keyOnly[1]).toBe('apt-get update -q >&2');
+    // another resource's change does not count: only the linked ones do
+    const unrelated = await applyWith(opts, { install: ['gitlab-runner'], cacheAge: 5 }, ['file:/etc/motd']);
+    expect(unrelated.some((l) => l.includes('apt-get update'))).toBe(false);
   });
 
   it('quotes pinned versions and puts env before apt-get', async () => {
     const pin = 'docker-ce=5:24.0.7-1~debian.12~bookworm';
     const lines = await applyWith({ packages: [pin], env: { NO_DOCKER_PRUNE: '1', NOTE: 'a b' } }, { install: [pin], cacheAge: 0 });
-    expect(lines[1]).toMatch(/^NO_DOCKER_PRUNE=1 NOTE='a b' apt-get install -y .* 'docker-ce=5:24\.0\.7-1~debian\.12~bookworm' >&2$/);
+    expect(lines[1]).toMatch(/^env 'NO_DOCKER_PRUNE=1' 'NOTE=a b' apt-get install -y .* -- 'docker-ce=5:24\.0\.7-1~debian\.12~bookworm' >&2$/);
   });
 
   it('holds again what it installed when hold is set (an upgrade resets the selection)', async () => {
     const pin = 'docker-ce=5:24.0.7-1~debian.12~bookworm';
     const lines = await applyWith({ packages: [pin, 'containerd.io'], hold: true }, { install: [pin], hold: ['containerd.io'] });
-    expect(lines.at(-1)).toMatch(/^apt-mark hold (containerd\.io docker-ce|docker-ce containerd\.io) >\/dev\/null$/);
+    expect(lines.at(-1)).toMatch(/^apt-mark hold -- (containerd\.io docker-ce|docker-ce containerd\.io) >\/dev\/null$/);
     expect(lines.findIndex((l) => l.startsWith('apt-mark hold'))).toBeGreaterThan(lines.findIndex((l) => l.includes('apt-get install')));
   });
 
   it('removes without updating the cache, and holds/unholds with apt-mark', async () => {
-    expect(await applyWith({ packages: ['nginx'], state: 'absent' }, { remove: ['nginx'], cacheAge: 999999 })).toEqual(['set -e', 'apt-get remove -y -q --allow-change-held-packages nginx >&2']);
-    expect(await applyWith({ packages: ['a1', 'b2'] }, { hold: ['a1'], unhold: ['b2'] })).toEqual(['set -e', 'apt-mark hold a1 >/dev/null', 'apt-mark unhold b2 >/dev/null']);
+    expect(await applyWith({ packages: ['nginx'], state: 'absent' }, { remove: ['nginx'], cacheAge: 999999 })).toEqual(['set -e', 'apt-get remove -y -q --allow-change-held-packages -- nginx >&2']);
+    expect(await applyWith({ packages: ['a1', 'b2'] }, { hold: ['a1'], unhold: ['b2'] })).toEqual(['set -e', 'apt-mark hold -- a1 >/dev/null', 'apt-mark unhold -- b2 >/dev/null']);
   });
 });
 
@@ -207,69 +218,69 @@ describe('aptRepository: sources content', () => {
     expect(() => aptRepository({ ...base, name: 'Docker' })).toThrow(/apt repository name/);
   });
 
-  it('marks apt sources as changed when the sources file is written, and passes tags/notify', async () => {
+  it('passes tags/notify to both resources, and refuses values that would add fields or lines to the sources file', () => {
     const [key, src] = aptRepository({ ...base, tags: ['apt'], notify: 'apt update' });
     expect(src.tags).toEqual(['apt']);
     expect(key.tags).toEqual(['apt']);
     expect(src.notify).toEqual(['apt update']);
-    const ctx = makeCtx(new FakeRemote());
-    await src.apply({ summary: '', data: { contentChanged: true } }, ctx);
-    expect(ctx.state.get(APT_SOURCES_CHANGED)).toBe(true);
+    expect(() => aptRepository({ ...base, uri: 'https://x/ bookworm main\ndeb https://evil/' })).toThrow('apt repository: uri "https://x/ bookworm main\\ndeb https://evil/" must be one word');
+    expect(() => aptRepository({ ...base, suites: ['bookworm [trusted=yes]'] })).toThrow(/suite .* must be one word/);
+    expect(() => aptRepository({ ...base, keyFingerprint: 'not-hex' })).toThrow(/keyFingerprint "not-hex" is not a key fingerprint/);
   });
 });
 
 describe('aptRepository: keyring plan and apply script', () => {
   const FPR = '664360363F7873D5BDD0AF7C921D862AB8C6DAE0';
+  const SUB = '0123456789ABCDEF0123456789ABCDEF01234567';
   const base = { name: 'docker', uri: 'https://download.docker.com/linux/debian', suites: ['bookworm'], components: ['stable'], keyUrl: 'https://download.docker.com/linux/debian/gpg' };
   const keyring = (fp?: string) => aptRepository({ ...base, keyFingerprint: fp })[0];
   const ctx = () => makeCtx(new FakeRemote());
+  /** what scripts/apt-keyring.sh probe prints: present, then "ok|expired <expiry> <fprs>" per key */
+  const present = (...keys: string[]) => `present\n${keys.map((k) => k + '\n').join('')}`;
 
-  it('probes the keyring with gpg --show-keys and fetches when absent', () => {
+  it('probes the keyring with scripts/apt-keyring.sh and fetches when absent', () => {
     const k = keyring(FPR);
-    expect(k.probe).toContain("gpg --no-default-keyring --show-keys --with-colons /etc/apt/keyrings/docker.gpg 2>/dev/null | awk -F: '$1==\"fpr\"{print $10}'");
-    expect(k.plan(probe('absent\n'), ctx())).toEqual({ summary: 'fetch signing key from https://download.docker.com/linux/debian/gpg' });
+    expect(k.probe.split('\n')[0]).toBe('set -- probe /etc/apt/keyrings/docker.gpg');
+    expect(k.probe).toContain('gpg --no-default-keyring --show-keys --with-colons');
+    expect(k.plan(probe('absent\n'), ctx())).toEqual({ summary: 'fetch signing key from https://download.docker.com/linux/debian/gpg', data: { reason: 'absent' } });
   });
 
-  it('accepts a present keyring without a fingerprint to check', () => {
-    expect(keyring().plan(probe('present\n'), ctx())).toBeNull();
+  it('accepts a present, unexpired keyring without a fingerprint to check; without gpg on the host, any present keyring', () => {
+    expect(keyring().plan(probe(present(`ok 0 ${FPR}`)), ctx())).toBeNull();
+    expect(keyring().plan(probe('present\ngpg=no\n'), ctx())).toBeNull();
+    expect(sync(keyring().plan(probe('present\n'), ctx()))?.summary).toBe('replace keyring (no key in it)');
   });
 
   it('accepts the fingerprint of a primary key or a subkey, written in any case or with spaces', () => {
-    const out = `present\n${FPR}\n0123456789ABCDEF0123456789ABCDEF01234567\n`;
+    const out = present(`ok 0 ${FPR},${SUB}`);
     expect(keyring(FPR).plan(probe(out), ctx())).toBeNull();
     expect(keyring('0123 4567 89ab cdef 0123  4567 89AB CDEF 0123 4567').plan(probe(out), ctx())).toBeNull();
   });
 
   it('replaces a keyring that lacks the wanted fingerprint', () => {
-    expect(keyring('AAAA' + FPR.slice(4)).plan(probe(`present\n${FPR}\n`), ctx())).toEqual({ summary: `replace keyring (fingerprint AAAA${FPR.slice(4)} missing)` });
-    // gpg missing or unreadable keyring: no fingerprints at all
-    expect(sync(keyring(FPR).plan(probe('present\n'), ctx()))?.summary).toMatch(/^replace keyring/);
+    expect(keyring('AAAA' + FPR.slice(4)).plan(probe(present(`ok 0 ${FPR}`)), ctx())).toEqual({ summary: `replace keyring (fingerprint AAAA${FPR.slice(4)} missing)`, data: { reason: 'fingerprint' } });
+    // unreadable keyring: no key at all
+    expect(sync(keyring(FPR).plan(probe('present\n'), ctx()))?.summary).toMatch(/^replace keyring \(fingerprint/);
   });
 
-  it('downloads to a temp file, dearmors if needed, checks the fingerprint, then renames', async () => {
-    const remote = new FakeRemote();
-    const c = makeCtx(remote);
-    await keyring(FPR).apply({ summary: '' }, c);
-    const s = remote.scripts[0];
-    const t = '/etc/apt/keyrings/docker.gpg.rigger-tmp';
-    const order = [
-      'mkdir -p /etc/apt/keyrings',
-      `trap 'rm -f ${t} ${t}.in' EXIT`,
-      `curl -fsSL --retry 2 https://download.docker.com/linux/debian/gpg -o ${t}.in`,
-      `gpg --batch --yes --dearmor -o ${t} ${t}.in`,
-      `grep -qx ${FPR}`,
-      `chmod 0644 ${t}`,
-      `mv -f ${t} /etc/apt/keyrings/docker.gpg`,
-    ].map((x) => s.indexOf(x));
-    expect(order.every((i) => i >= 0)).toBe(true);
-    expect([...order].sort((a, b) => a - b)).toEqual(order);
-    expect(c.state.get(APT_SOURCES_CHANGED)).toBe(true);
+  it('fetches the key again when it has expired, even with the right fingerprint (issue 9: the repository extends the expiry)', () => {
+    expect(keyring(FPR).plan(probe(present(`expired 1704067200 ${FPR}`)), ctx())).toEqual({
+      summary: `refresh keyring from ${base.keyUrl} (key ${FPR} expired on 2024-01-01)`,
+      data: { reason: 'expired' },
+    });
+    expect(sync(keyring().plan(probe(present(`expired 0 ${FPR}`)), ctx()))?.summary).toBe(`refresh keyring from ${base.keyUrl} (key ${FPR} expired (no signing key left))`);
+    // another key of the keyring still valid: nothing to do without a fingerprint, the wanted one decides with it
+    expect(keyring().plan(probe(present(`expired 1704067200 ${FPR}`, `ok 0 ${SUB}`)), ctx())).toBeNull();
+    expect(sync(keyring(FPR).plan(probe(present(`expired 1704067200 ${FPR}`, `ok 0 ${SUB}`)), ctx()))?.summary).toMatch(/^refresh keyring/);
   });
 
-  it('does not check a fingerprint when none is given', async () => {
+  it('fetches with scripts/apt-keyring.sh, the URL and fingerprint as quoted arguments', async () => {
     const remote = new FakeRemote();
-    await keyring().apply({ summary: '' }, makeCtx(remote));
-    expect(remote.scripts[0]).not.toContain('grep -qx');
+    await keyring(FPR).apply({ summary: '' }, makeCtx(remote));
+    expect(remote.scripts[0].split('\n')[0]).toBe(`set -- fetch /etc/apt/keyrings/docker.gpg https://download.docker.com/linux/debian/gpg ${FPR}`);
+    const hostile = aptRepository({ ...base, keyUrl: 'https://x/"$(touch /tmp/pwned)"`id`' })[0];
+    await hostile.apply({ summary: '' }, makeCtx(remote));
+    expect(remote.scripts[1].split('\n')[0]).toBe(`set -- fetch /etc/apt/keyrings/docker.gpg 'https://x/"$(touch /tmp/pwned)"\`id\`' ''`);
   });
 });
 
@@ -310,7 +321,6 @@ describe.runIf(existsSync('/usr/bin/gpg'))('aptRepository: keyring executed loca
     expect(stored.includes('BEGIN PGP')).toBe(false);
     expect(statSync(join(keyrings, 'fake.gpg')).mode & 0o777).toBe(0o644);
     expect(await probeAndPlan(key, ctx)).toBeNull();
-    expect(ctx.state.get(APT_SOURCES_CHANGED)).toBe(true);
   });
 
   it('copies a binary key as is', async () => {
@@ -329,7 +339,6 @@ describe.runIf(existsSync('/usr/bin/gpg'))('aptRepository: keyring executed loca
     const ctx = makeCtx(r);
     await expect(key.apply((await probeAndPlan(key, ctx))!, ctx)).rejects.toThrow(`does not have fingerprint ${wrong}; refusing it`);
     expect(readdirSync(keyrings)).toEqual([]);
-    expect(ctx.state.has(APT_SOURCES_CHANGED)).toBe(false);
   });
 
   it('replaces an existing keyring that lacks the fingerprint', async () => {
@@ -343,6 +352,41 @@ describe.runIf(existsSync('/usr/bin/gpg'))('aptRepository: keyring executed loca
     await key.apply(change!, ctx);
     expect(await probeAndPlan(key, ctx)).toBeNull();
   });
+
+  describe('an expired key (gpg --faked-system-time: made in 2020, valid one day)', () => {
+    let home: string;
+    let keyFpr: string;
+    const served = () => join(dir, 'served-key.gpg');
+    const gpg = (...args: string[]) => execFileSync('gpg', ['--batch', '--homedir', home, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+    beforeAll(() => {
+      home = join(dir, 'expiring-gnupg');
+      mkdirSync(home, { mode: 0o700 });
+      gpg('--faked-system-time', '20200101T000000', '--passphrase', '', '--quick-gen-key', 'rigger test <expiring@example.org>', 'ed25519', 'sign', '1d');
+      keyFpr = gpg('--with-colons', '--list-keys').split('\n').find((l) => l.startsWith('fpr:'))!.split(':')[9];
+      writeFileSync(served(), execFileSync('gpg', ['--batch', '--homedir', home, '--export', keyFpr]));
+    });
+
+    it('is fetched again once the repository extends its expiry, same fingerprint; an expired download is refused', async () => {
+      const { keyrings, remote: r } = remote('k5');
+      mkdirSync(keyrings);
+      // the host has the key as it was published in 2020: expired since 2020-01-02
+      writeFileSync(join(keyrings, 'exp.gpg'), readFileSync(served()));
+      const [key] = aptRepository({ name: 'exp', uri: 'file:/srv/apt', suites: ['bookworm'], components: ['main'], keyUrl: pathToFileURL(served()).href, keyFingerprint: keyFpr });
+      const ctx = makeCtx(r);
+      const change = await probeAndPlan(key, ctx);
+      expect(change?.summary).toBe(`refresh keyring from ${pathToFileURL(served()).href} (key ${keyFpr} expired on 2020-01-02)`);
+      // the URL still serves the expired key: refused, the old keyring stays
+      await expect(key.apply(change!, ctx)).rejects.toThrow(`signing key from ${pathToFileURL(served()).href} has expired (apt would refuse what it signs); refusing it`);
+      expect(readdirSync(keyrings)).toEqual(['exp.gpg']);
+      // the repository extends the key's expiry (what GitLab did in 2024): fetched, then satisfied
+      gpg('--quick-set-expire', keyFpr, '0');
+      writeFileSync(served(), execFileSync('gpg', ['--batch', '--homedir', home, '--export', keyFpr]));
+      await key.apply(change!, ctx);
+      expect(readFileSync(join(keyrings, 'exp.gpg')).equals(readFileSync(served()))).toBe(true);
+      expect(await probeAndPlan(key, ctx)).toBeNull();
+    });
+  });
 });
 
 describe('aptPackages: cache freshness', () => {
@@ -354,4 +398,12 @@ describe('aptPackages: cache freshness', () => {
     const fresh = r.plan({ stdout: '---\n---\n12\n', code: 0 }, {} as any) as any;
     expect(fresh.data.cacheAge).toBe(12);
   });
+});
+
+describe('aptPackages and aptRepository: generated scripts', () => {
+  it('probes of every variant', () => {
+    recordScript(aptPackages({ packages: ['curl', 'docker-ce=5:24.0.7-1~debian.12~bookworm'] }).probe);
+    for (const r of aptRepository({ name: 'x', uri: 'file:/srv/apt', suites: ['bookworm'], components: ['main'], keyUrl: 'file:/srv/k', format: 'one-line' })) recordScript(r.probe);
+  });
+  itPassesShellcheck(10);
 });

@@ -6,6 +6,7 @@ import { link } from '../../lib/resources/link.js';
 import { FakeRemote } from './helpers/fakeRemote.js';
 import { makeCtx, probe, sync } from './helpers/context.js';
 import { LocalRemote, currentUser, probeAndPlan, tempDir } from './helpers/localRemote.js';
+import { itPassesShellcheck, recordScript } from './helpers/shellcheck.js';
 
 describe('directory: plan', () => {
   const d = () => directory({ path: '/srv/runner/builds', mode: '0750', owner: 'gitlab-runner' });
@@ -41,7 +42,7 @@ describe('directory: plan', () => {
   it('applies with mkdir -p, chown, chmod in one round trip', async () => {
     const remote = new FakeRemote();
     await d().apply({ summary: '' }, makeCtx(remote));
-    expect(remote.scripts).toEqual(['set -e; mkdir -p /srv/runner/builds; chown gitlab-runner:gitlab-runner /srv/runner/builds; chmod 750 /srv/runner/builds']);
+    expect(remote.scripts).toEqual(['set -e; mkdir -p -- /srv/runner/builds; chown -- gitlab-runner:gitlab-runner /srv/runner/builds; chmod -- 750 /srv/runner/builds']);
   });
 });
 
@@ -67,7 +68,7 @@ describe('link: plan', () => {
     const remote = new FakeRemote();
     await l().apply({ summary: '' }, makeCtx(remote));
     expect(remote.scripts).toEqual([
-      'set -e; ln -sfn /opt/docker-machine/0.16.2-gitlab.29/docker-machine /usr/local/bin/docker-machine.rigger-tmp; mv -fT /usr/local/bin/docker-machine.rigger-tmp /usr/local/bin/docker-machine',
+      'set -e; ln -sfn -- /opt/docker-machine/0.16.2-gitlab.29/docker-machine /usr/local/bin/docker-machine.rigger-tmp; mv -fT -- /usr/local/bin/docker-machine.rigger-tmp /usr/local/bin/docker-machine',
     ]);
   });
 });
@@ -156,4 +157,14 @@ describe('directory and link: executed locally with /bin/sh', () => {
     symlinkSync('/etc', join(dir, 'other-link'));
     expect((await probeAndPlan(link({ path: join(dir, 'other-link'), target: '/x' }), ctx))?.summary).toBe('retarget /etc -> /x');
   });
+});
+
+describe('directory and link: generated scripts', () => {
+  it('refuse relative paths and empty or multi-line targets', () => {
+    expect(() => directory({ path: 'srv/x' })).toThrow('directory "srv/x": expected an absolute path');
+    expect(() => link({ path: '/x', target: '' })).toThrow(/target "" must be a non-empty path/);
+    expect(() => link({ path: '/x', target: 'a\nb' })).toThrow(/without newlines/);
+    for (const r of [directory({ path: "/srv/it's" }), link({ path: '/x y', target: '../$(z)' })]) recordScript(r.probe);
+  });
+  itPassesShellcheck(4);
 });

@@ -6,6 +6,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { archiveFormatOf, checksumProblem, download, stampPath } from '../../lib/resources/download.js';
 import { command } from '../../lib/resources/command.js';
+import { sh } from '../../lib/resources/shell.js';
+import { Secret } from '../../lib/secrets.js';
+import { itPassesShellcheck } from './helpers/shellcheck.js';
 import { probeAll } from '../../lib/engine/probe.js';
 import { FakeRemote } from './helpers/fakeRemote.js';
 import { makeCtx, probe, sync } from './helpers/context.js';
@@ -84,7 +87,7 @@ describe('download: declaration and plan', () => {
   it('only chowns and chmods for an attribute change', async () => {
     const remote = new FakeRemote();
     await d().apply({ summary: '', data: false }, makeCtx(remote));
-    expect(remote.scripts).toEqual(['chown root:root /usr/local/bin/docker-machine && chmod 755 /usr/local/bin/docker-machine']);
+    expect(remote.scripts).toEqual(['chown -- root:root /usr/local/bin/docker-machine && chmod -- 755 /usr/local/bin/docker-machine']);
   });
 });
 
@@ -269,7 +272,28 @@ describe('command: guards', () => {
   it('summarises the first line of the command, at most 80 characters', () => {
     const long = 'x'.repeat(100);
     const r = command({ name: 'x', run: `${long}\nsecond line`, creates: '/x' });
-    expect(sync(r.plan(probe(''), makeCtx(new FakeRemote())))?.summary).toBe(`run: ${'x'.repeat(80)}`);
+    expect(sync(r.plan(probe(''), makeCtx(new FakeRemote())))?.summary).toBe(`run: ${'x'.repeat(77)}...`);
+  });
+
+  it('masks a secret before cutting the summary, so no prefix of it is left', () => {
+    const secret = new Secret('canary-summary-cut-0123456789', 'env:CUT');
+    const run = sh`curl --retry 3 --max-time 30 --fail --header ${`PRIVATE-TOKEN: ${secret.reveal()}`} https://git.example.org/api/v4/projects/1/trigger`;
+    expect(run.text.indexOf(secret.reveal()) + secret.reveal().length).toBeGreaterThan(80); // a cut at 80 falls inside it
+    const r = command({ name: 'x', run, creates: '/x' });
+    const summary = sync(r.plan(probe(''), makeCtx(new FakeRemote())))!.summary;
+    expect(summary.length).toBeLessThanOrEqual(85);
+    // the old code cut at 80 characters first: "canary-summ" was printed, which redact() no longer knew
+    for (let n = 6; n <= secret.reveal().length; n++) expect(summary).not.toContain(secret.reveal().slice(0, n));
+    expect(summary).toContain('PRIVATE-TOKEN: ********');
+  });
+
+  it('takes guards and the command as strings of code or as sh`` scripts (values quoted)', async () => {
+    const path = "/srv/it's $(here)";
+    const r = command({ name: 'x', run: sh`touch -- ${path}`, creates: path });
+    expect(r.probe).toBe(`[ -e '/srv/it'\\''s $(here)' ] && echo skip:creates\ntrue`);
+    const remote = new FakeRemote();
+    await r.apply({ summary: '' }, makeCtx(remote));
+    expect(remote.scripts).toEqual([`touch -- '/srv/it'\\''s $(here)'`]);
   });
 
   it('runs the command itself, checked, on apply', async () => {
@@ -287,12 +311,12 @@ describe('command: executed locally', () => {
 
   it('creates: runs once, then the path exists and it is skipped', async () => {
     const marker = join(dir, 'initialised');
-    const r = command({ name: 'init', run: `echo done > '${marker}'`, creates: marker });
+    const r = command({ name: 'init', run: `echo initialised > '${marker}'`, creates: marker });
     const ctx = makeCtx(new LocalRemote());
     const change = await probeAndPlan(r, ctx);
-    expect(change?.summary).toBe(`run: echo done > '${marker}'`);
+    expect(change?.summary).toBe(`run: echo initialised > '${marker}'`);
     await r.apply(change!, ctx);
-    expect(readFileSync(marker, 'utf8')).toBe('done\n');
+    expect(readFileSync(marker, 'utf8')).toBe('initialised\n');
     expect(await probeAndPlan(r, ctx)).toBeNull();
   });
 
@@ -338,7 +362,7 @@ describe('command: executed locally', () => {
   });
 
   it('a guard that reads stdin sees end of file rather than hanging', async () => {
-    const r = command({ name: 'x', run: 'true', unless: 'read line' });
+    const r = command({ name: 'x', run: 'true', unless: 'read -r _' });
     expect(await probeAndPlan(r, makeCtx(new LocalRemote()))).not.toBeNull();
   });
 
@@ -346,4 +370,8 @@ describe('command: executed locally', () => {
     const r = command({ name: 'x', run: 'echo "no such runner" >&2; exit 4', creates: join(dir, 'x') });
     await expect(r.apply({ summary: '' }, makeCtx(new LocalRemote()))).rejects.toThrow('remote command failed (exit 4): no such runner');
   });
+});
+
+describe('download and command: generated scripts', () => {
+  itPassesShellcheck(5);
 });

@@ -3,10 +3,10 @@ import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { file, writeAtomically } from '../../lib/resources/file.js';
-import type { Change } from '../../lib/engine/types.js';
 import { FakeRemote } from './helpers/fakeRemote.js';
 import { makeCtx, probe } from './helpers/context.js';
 import { LocalRemote, currentUser, probeAndPlan, tempDir } from './helpers/localRemote.js';
+import { itPassesShellcheck } from './helpers/shellcheck.js';
 
 const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
 const EMPTY_SHA = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -19,7 +19,7 @@ describe('file: plan from probe output', () => {
   it('probes the path without following links and hashes regular files only', () => {
     const res = r();
     expect(res.id).toBe(`file:${PATH}`);
-    expect(res.probe).toContain(`stat -c '%F|%a|%U|%G' ${PATH}`);
+    expect(res.probe).toContain(`stat -c '%F|%a|%U|%G' -- ${PATH}`);
     expect(res.probe).toContain(`[ -L ${PATH} ]`);
     expect(res.probe).toContain(`[ -f ${PATH} ] && sha256sum < ${PATH}`);
   });
@@ -74,7 +74,7 @@ describe('file: plan from probe output', () => {
     expect(change?.diff).toEqual({ path: PATH, before: old, after: CONF });
     expect(remote.calls).toHaveLength(1);
     expect(remote.calls[0].check).toBe(false);
-    expect(remote.calls[0].script).toContain(`stat -c %s ${PATH}`);
+    expect(remote.calls[0].script).toContain(`stat -c %s -- ${PATH}`);
   });
 
   it('shows no diff when the remote file is binary or too large', async () => {
@@ -116,27 +116,19 @@ describe('file: plan from probe output', () => {
 });
 
 describe('file: apply scripts', () => {
-  it('writes new content atomically: temp file in the same directory, attrs and validation before the rename', async () => {
+  it('writes new content in one round trip: scripts/write-file.sh with quoted arguments, the content on stdin', async () => {
     const remote = new FakeRemote();
     const res = file({ path: PATH, content: CONF, mode: '0600', validate: '/usr/sbin/sshd -t -f %s' });
     await res.apply({ summary: 'content', data: { contentChanged: true } }, makeCtx(remote));
     expect(remote.calls).toHaveLength(1);
     const { script, stdin } = remote.calls[0];
     expect(stdin?.toString()).toBe(CONF);
-    const tmp = script.match(/cat > (\/etc\/ssh\/sshd_config\.d\/\.rigger-[0-9a-f]{12}\.tmp)\n/)?.[1];
+    const [args, ...body] = script.split('\n');
+    const tmp = args.match(/ (\/etc\/ssh\/sshd_config\.d\/\.rigger-[0-9a-f]{12}\.tmp) /)?.[1];
     expect(tmp).toBeDefined();
-    const lines = script.split('\n');
-    const at = (s: string) => lines.findIndex((l) => l.includes(s));
-    expect(lines[0]).toBe('set -e');
-    expect(at(`trap 'rm -f ${tmp}' EXIT`)).toBeGreaterThan(0);
-    expect(at('umask 077')).toBeLessThan(at(`cat > ${tmp}`));
-    expect(at(`chown root:root ${tmp}`)).toBeGreaterThan(at(`cat > ${tmp}`));
-    expect(at(`chmod 600 ${tmp}`)).toBeGreaterThan(at(`cat > ${tmp}`));
-    expect(at(`/usr/sbin/sshd -t -f ${tmp}`)).toBeGreaterThan(at(`chmod 600 ${tmp}`));
-    expect(at(`sync ${tmp}`)).toBeGreaterThan(at('sshd -t'));
-    expect(at(`mv -f ${tmp} ${PATH}`)).toBeGreaterThan(at(`sync ${tmp}`));
-    expect(at('trap - EXIT')).toBeGreaterThan(at('mv -f'));
-    expect(script).not.toContain('mkdir');
+    // the validate command gets the temp file as "$1": no path is spliced into its text
+    expect(args).toBe(`set -- ${PATH} ${tmp} root:root 600 0 1 '/usr/sbin/sshd -t -f "$1"' '/usr/sbin/sshd -t -f %s'`);
+    expect(body.join('\n')).toBe(readFileSync(new URL('../../lib/resources/scripts/write-file.sh', import.meta.url), 'utf8'));
   });
 
   it('uses a fresh temp name for every write', async () => {
@@ -152,36 +144,32 @@ describe('file: apply scripts', () => {
   it('only chowns and chmods when the content is already right', async () => {
     const remote = new FakeRemote();
     await file({ path: PATH, content: CONF, mode: '0600' }).apply({ summary: 'mode 644 -> 600', data: { contentChanged: false } }, makeCtx(remote));
-    expect(remote.calls).toEqual([{ script: `chown root:root ${PATH} && chmod 600 ${PATH}`, stdin: undefined, check: true }]);
+    expect(remote.calls).toEqual([{ script: `chown -- root:root ${PATH} && chmod -- 600 ${PATH}`, stdin: undefined, check: true }]);
   });
 
   it('creates parent directories when asked', async () => {
     const remote = new FakeRemote();
     await file({ path: '/etc/rigger/conf.d/a.conf', content: 'a', makeDirs: true }).apply({ summary: '', data: { contentChanged: true } }, makeCtx(remote));
-    const lines = remote.calls[0].script.split('\n');
-    expect(lines.indexOf('mkdir -p /etc/rigger/conf.d')).toBeGreaterThan(0);
-    expect(lines.indexOf('mkdir -p /etc/rigger/conf.d')).toBeLessThan(lines.findIndex((l) => l.startsWith('cat > ')));
+    expect(remote.calls).toHaveLength(1);
+    expect(remote.calls[0].script).toMatch(/^set -- \/etc\/rigger\/conf\.d\/a\.conf \S+ root:root 644 1 1 '' ''\n/);
   });
 
   it('sends content above 256 KiB over the upload channel, not through the shell', async () => {
     const remote = new FakeRemote();
     const big = Buffer.alloc(300 * 1024, 'a');
     await file({ path: '/opt/big/blob', content: big, makeDirs: true, validate: 'test -s %s' }).apply({ summary: '', data: { contentChanged: true } }, makeCtx(remote));
-    expect(remote.calls.map((c) => c.script)[0]).toBe('mkdir -p /opt/big');
+    expect(remote.calls.map((c) => c.script)[0]).toBe('mkdir -p -- /opt/big');
     expect(remote.uploads).toHaveLength(1);
     expect(remote.uploads[0].path).toMatch(/^\/opt\/big\/\.rigger-[0-9a-f]{12}\.tmp$/);
     expect(remote.uploads[0].content.equals(big)).toBe(true);
-    const script = remote.calls[1].script;
     expect(remote.calls[1].stdin).toBeUndefined();
-    expect(script).not.toContain('cat >');
-    expect(script).toContain(`test -s ${remote.uploads[0].path}`);
-    expect(script).toContain(`mv -f ${remote.uploads[0].path} /opt/big/blob`);
+    // inline 0: the temp file is the uploaded one
+    expect(remote.calls[1].script.split('\n')[0]).toBe(`set -- /opt/big/blob ${remote.uploads[0].path} root:root 644 1 0 'test -s "$1"' 'test -s %s'`);
   });
 
-  it('calls onChange after a write', async () => {
-    let called = 0;
-    await file({ path: '/x', content: 'x', onChange: () => called++ }).apply({ summary: '', data: { contentChanged: true } }, makeCtx(new FakeRemote()));
-    expect(called).toBe(1);
+  it('refuses a relative path when declared', () => {
+    expect(() => file({ path: 'etc/x', content: '' })).toThrow('file "etc/x": expected an absolute path');
+    expect(() => file({ path: '-rf', content: '' })).toThrow(/expected an absolute path/);
   });
 });
 
@@ -243,7 +231,7 @@ describe('file: executed locally with /bin/sh', () => {
     const res = file({ path, content: 'Port banana\n', ...me, validate: `grep -q '^Port [0-9]*$' %s` });
     const ctx = makeCtx(new LocalRemote());
     const change = await probeAndPlan(res, ctx);
-    await expect(res.apply(change!, ctx)).rejects.toThrow(/exit 3.*validation failed: grep -q/s);
+    await expect(res.apply(change!, ctx)).rejects.toThrow(/exit 3.*validation failed: grep -q '\^Port \[0-9\]\*\$' %s/s);
     expect(readFileSync(path, 'utf8')).toBe('Port 22\n');
     expect(leftovers(dir)).toEqual([]);
   });
@@ -330,8 +318,12 @@ describe('file: executed locally with /bin/sh', () => {
     const ctx = makeCtx(new LocalRemote());
     const a = file({ path, content: 'a', ...me });
     const b = file({ path, content: 'b', ...me });
-    await a.apply((await probeAndPlan(a, ctx)) as Change, ctx);
+    await a.apply((await probeAndPlan(a, ctx))!, ctx);
     expect((await probeAndPlan(b, ctx))?.summary).toBe('content');
     expect(await probeAndPlan(a, ctx)).toBeNull();
   });
+});
+
+describe('file: generated scripts', () => {
+  itPassesShellcheck(10);
 });

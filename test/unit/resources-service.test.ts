@@ -4,6 +4,7 @@ import { FakeRemote } from './helpers/fakeRemote.js';
 import { makeCtx, probe, sync } from './helpers/context.js';
 import { LocalRemote, probeAndPlan, tempDir } from './helpers/localRemote.js';
 import { fakeSystemd, type FakeSystemd } from './helpers/fakeSystemctl.js';
+import { itPassesShellcheck } from './helpers/shellcheck.js';
 
 /** What the service probe prints on Debian 12: `systemctl is-enabled`, "|", `systemctl is-active`. */
 const out = (enabled: string, active: string) => `${enabled ? enabled + '\n' : ''}|\n${active}\n`;
@@ -14,7 +15,14 @@ describe('service: declaration', () => {
   it('adds .service to bare unit names and keeps other unit types', () => {
     expect(service({ unit: 'ssh' }).id).toBe('service:ssh.service');
     expect(service({ unit: 'docker.socket' }).id).toBe('service:docker.socket');
-    expect(service({ unit: 'apt-daily.timer' }).probe).toBe('systemctl is-enabled apt-daily.timer 2>/dev/null; echo "|"; systemctl is-active apt-daily.timer 2>/dev/null; true');
+    expect(service({ unit: 'apt-daily.timer' }).probe).toBe('systemctl is-enabled -- apt-daily.timer 2>/dev/null; echo "|"; systemctl is-active -- apt-daily.timer 2>/dev/null; true');
+  });
+
+  it('refuses what is not a unit name, instead of quoting it', () => {
+    expect(() => service({ unit: 'ssh; reboot' })).toThrow('service: "ssh; reboot" is not a systemd unit name');
+    expect(() => service({ unit: '--now' })).toThrow(/is not a systemd unit name/);
+    expect(() => serviceHandler('x', '$(id)', 'restart')).toThrow(/is not a systemd unit name/);
+    expect(service({ unit: 'getty@tty1' }).id).toBe('service:getty@tty1.service');
   });
 });
 
@@ -79,7 +87,7 @@ describe('service: apply script and handlers', () => {
     const remote = new FakeRemote();
     await service({ unit: 'gitlab-runner' }).apply({ summary: '', data: ['unmask', 'enable', 'start'] }, makeCtx(remote));
     expect(remote.scripts).toEqual([
-      'set -e\nsystemctl daemon-reload\nsystemctl unmask gitlab-runner.service 2>&1\nsystemctl enable gitlab-runner.service 2>&1\nsystemctl start gitlab-runner.service',
+      'set -e\nsystemctl daemon-reload\nsystemctl unmask -- gitlab-runner.service 2>&1\nsystemctl enable -- gitlab-runner.service 2>&1\nsystemctl start -- gitlab-runner.service',
     ]);
   });
 
@@ -88,7 +96,7 @@ describe('service: apply script and handlers', () => {
     const h = serviceHandler('reload ssh', 'ssh.service', 'reload');
     expect(h.name).toBe('reload ssh');
     await h.run(makeCtx(remote));
-    expect(remote.scripts).toEqual(['systemctl reload ssh.service']);
+    expect(remote.scripts).toEqual(['systemctl reload -- ssh.service']);
   });
 
   it('a failing handler command rejects', async () => {
@@ -161,4 +169,8 @@ describe('service: executed locally against a fake systemctl', () => {
     await serviceHandler('restart ssh', 'ssh.service', 'restart').run(ctx);
     expect(sd.activeOf('ssh.service')).toBe('active');
   });
+});
+
+describe('service: generated scripts', () => {
+  itPassesShellcheck(5);
 });

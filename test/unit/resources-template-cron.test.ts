@@ -94,7 +94,7 @@ describe('cron', () => {
         '17 3 * * * root /usr/local/sbin/docker-cleanup --quiet\n',
     );
     expect(change?.summary).toMatch(/mode 644\)$/);
-    expect(r.probe).toContain("stat -c '%F|%a|%U|%G' /etc/cron.d/docker-cleanup");
+    expect(r.probe).toContain("stat -c '%F|%a|%U|%G' -- /etc/cron.d/docker-cleanup");
   });
 
   it('accepts @keywords and a user', async () => {

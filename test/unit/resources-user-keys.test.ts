@@ -3,6 +3,7 @@ import { group, user, type UserOptions } from '../../lib/resources/user.js';
 import { authorizedKeys, keyIdentity } from '../../lib/resources/authorizedKeys.js';
 import { FakeRemote } from './helpers/fakeRemote.js';
 import { makeCtx, probe, sync } from './helpers/context.js';
+import { itPassesShellcheck, recordScript } from './helpers/shellcheck.js';
 
 const squash = (s: string) => s.replace(/\s+/g, ' ').trim();
 
@@ -25,13 +26,13 @@ describe('group', () => {
     await group({ name: 'docker', system: true }).apply({ summary: '' }, makeCtx(remote));
     await group({ name: 'staff' }).apply({ summary: '' }, makeCtx(remote));
     await group({ name: 'old', state: 'absent' }).apply({ summary: '' }, makeCtx(remote));
-    expect(remote.scripts).toEqual(['groupadd --system docker', 'groupadd staff', 'groupdel old']);
+    expect(remote.scripts).toEqual(['groupadd --system -- docker', 'groupadd -- staff', 'groupdel -- old']);
   });
 });
 
 describe('user: plan', () => {
   it('probes getent passwd and id', () => {
-    expect(user({ name: 'deploy' }).probe).toBe('if getent passwd deploy; then echo "|$(id -Gn deploy | tr \' \' \',\')|$(id -gn deploy)"; else echo absent; fi');
+    expect(user({ name: 'deploy' }).probe).toBe('if getent passwd -- deploy; then echo "|$(id -Gn -- deploy | tr \' \' \',\')|$(id -gn -- deploy)"; else echo absent; fi');
   });
 
   it('creates an absent user and deletes an unwanted one', () => {
@@ -84,19 +85,19 @@ describe('user: apply', () => {
 
   it('creates with useradd, home, shell, comment and groups', async () => {
     expect(await run({ system: true, shell: '/bin/bash', comment: 'GitLab Runner', groups: ['docker', 'adm'] }, { create: true })).toEqual([
-      "useradd --create-home --system --shell /bin/bash --comment 'GitLab Runner' --groups docker,adm gitlab-runner",
+      "useradd --create-home --system --shell /bin/bash --comment 'GitLab Runner' --groups docker,adm -- gitlab-runner",
     ]);
-    expect(await run({}, { create: true })).toEqual(['useradd --create-home gitlab-runner']);
+    expect(await run({}, { create: true })).toEqual(['useradd --create-home -- gitlab-runner']);
   });
 
   it('modifies with usermod, appending groups unless exclusive', async () => {
-    expect(await run({ shell: '/usr/sbin/nologin', groups: ['docker'] }, {})).toEqual(['usermod --shell /usr/sbin/nologin --append --groups docker gitlab-runner']);
-    expect(await run({ groups: ['docker'], exclusiveGroups: true }, {})).toEqual(['usermod --groups docker gitlab-runner']);
-    expect(await run({ groups: [], exclusiveGroups: true }, {})).toEqual(["usermod --groups '' gitlab-runner"]);
+    expect(await run({ shell: '/usr/sbin/nologin', groups: ['docker'] }, {})).toEqual(['usermod --shell /usr/sbin/nologin --append --groups docker -- gitlab-runner']);
+    expect(await run({ groups: ['docker'], exclusiveGroups: true }, {})).toEqual(['usermod --groups docker -- gitlab-runner']);
+    expect(await run({ groups: [], exclusiveGroups: true }, {})).toEqual(["usermod --groups '' -- gitlab-runner"]);
   });
 
   it('deletes with userdel', async () => {
-    expect(await run({ state: 'absent' }, { remove: true })).toEqual(['userdel gitlab-runner']);
+    expect(await run({ state: 'absent' }, { remove: true })).toEqual(['userdel -- gitlab-runner']);
   });
 });
 
@@ -129,19 +130,22 @@ describe('keyIdentity', () => {
 });
 
 describe('authorizedKeys: plan', () => {
-  /** What the probe prints on Debian 12: home, stat "%a|%U" (or absent), then the file. */
-  const out = (st: string, lines: string[] = [], home = '/home/deploy') => `${home}\n${st}\n${lines.map((l) => l + '\n').join('')}`;
+  /** What the probe prints on Debian 12: home, primary group, stat "%a|%U" (or absent), then the file. */
+  const out = (st: string, lines: string[] = [], home = '/home/deploy') => `${home}\ndeploy\n${st}\n${lines.map((l) => l + '\n').join('')}`;
   const plan = (opts: { keys: string[]; exclusive?: boolean }, o: string, check = false) =>
     sync(authorizedKeys({ user: 'deploy', ...opts }).plan(probe(o), makeCtx(new FakeRemote(), { check })));
 
   it('refuses lines that are not public keys', () => {
     expect(() => authorizedKeys({ user: 'deploy', keys: ['-----BEGIN OPENSSH PRIVATE KEY-----'] })).toThrow(/is not an SSH public key line/);
+    // a newline would add a line of its own (another key, or options for one)
+    expect(() => authorizedKeys({ user: 'deploy', keys: [`${ED} alice\ncommand="/bin/sh" ${ED2}`] })).toThrow(/is not an SSH public key line/);
+    expect(() => authorizedKeys({ user: 'de ploy', keys: [ED] })).toThrow('authorized keys: user "de ploy" is not a valid name');
   });
 
   it('adds keys to a missing file and shows the new file as a diff', () => {
     const change = plan({ keys: [`${ED} alice`] }, out('absent'));
     expect(change?.summary).toBe('add 1 key(s)');
-    expect(change?.data).toEqual({ home: '/home/deploy', content: `${ED} alice\n` });
+    expect(change?.data).toEqual({ home: '/home/deploy', group: 'deploy', content: `${ED} alice\n` });
     expect(change?.diff).toEqual({ path: '/home/deploy/.ssh/authorized_keys', before: '', after: `${ED} alice\n` });
   });
 
@@ -189,14 +193,24 @@ describe('authorizedKeys: plan', () => {
 
 describe('authorizedKeys: apply', () => {
   it('creates ~/.ssh 0700 owned by the user, then writes the file atomically 0600', async () => {
-    const remote = new FakeRemote((script) => (script === 'id -gn deploy' ? { stdout: 'deploy\n' } : undefined));
-    await authorizedKeys({ user: 'deploy', keys: [ED] }).apply({ summary: '', data: { home: '/home/deploy', content: `${ED}\n` } }, makeCtx(remote));
-    expect(remote.scripts[0]).toBe('set -e; g=$(id -gn deploy); install -d -m 0700 -o deploy -g "$g" /home/deploy/.ssh');
-    const write = remote.calls.at(-1)!;
+    const remote = new FakeRemote();
+    await authorizedKeys({ user: 'deploy', keys: [ED] }).apply({ summary: '', data: { home: '/home/deploy', group: 'users', content: `${ED}\n` } }, makeCtx(remote));
+    expect(remote.scripts[0]).toBe('install -d -m 0700 -o deploy -g users -- /home/deploy/.ssh');
+    expect(remote.calls).toHaveLength(2);
+    const write = remote.calls[1];
     expect(write.stdin?.toString()).toBe(`${ED}\n`);
-    expect(write.script).toMatch(/cat > \/home\/deploy\/\.ssh\/\.rigger-[0-9a-f]+\.tmp/);
-    expect(write.script).toContain('chown deploy:deploy /home/deploy/.ssh/.rigger-');
-    expect(write.script).toContain('chmod 600 /home/deploy/.ssh/.rigger-');
-    expect(write.script).toMatch(/mv -f \S+ \/home\/deploy\/\.ssh\/authorized_keys\n/);
+    expect(write.script.split('\n')[0]).toMatch(/^set -- \/home\/deploy\/\.ssh\/authorized_keys \/home\/deploy\/\.ssh\/\.rigger-[0-9a-f]+\.tmp deploy:users 600 0 1 '' ''$/);
   });
+});
+
+describe('user, group, authorizedKeys: generated scripts', () => {
+  it('probes of every variant', () => {
+    for (const r of [
+      group({ name: 'docker' }),
+      user({ name: 'deploy', shell: '/bin/bash', home: "/srv/it's", comment: 'a $(b) `c`', groups: ['sudo', 'adm'] }),
+      authorizedKeys({ user: 'deploy', keys: [ED] }),
+    ])
+      recordScript(r.probe);
+  });
+  itPassesShellcheck(8);
 });

@@ -161,14 +161,14 @@ describe('common: role expansion', () => {
     // bob: shell and removal from sudo
     const bob = byId(out.resources, 'user:bob');
     expect((await bob.plan(probe('bob:x:1002:1002::/home/bob:/bin/bash\n|bob,sudo|bob'), makeCtx(new FakeRemote())))?.summary).toBe('shell /bin/bash -> /bin/zsh');
-    expect(byId(out.resources, 'command:bob not in group sudo').probe).toContain("id -nG bob | tr ' ' '\\n' | grep -qx sudo");
+    expect(byId(out.resources, 'command:bob not in group sudo').probe).toContain("sh -c 'id -nG -- bob | tr '\\'' '\\'' '\\''\\n'\\'' | grep -qx sudo'");
     // alice's keys are exclusive: an unlisted key is removed
     const keys = byId(out.resources, 'authorized-keys:alice');
-    const change = await keys.plan(probe(`/home/alice\n600|alice\n${KEY_A}\n${KEY_B}`), makeCtx(new FakeRemote()));
+    const change = await keys.plan(probe(`/home/alice\nalice\n600|alice\n${KEY_A}\n${KEY_B}`), makeCtx(new FakeRemote()));
     expect(change?.summary).toBe('remove 1 key(s)');
     // bob's are not: an unlisted key stays
     const bobKeys = byId(out.resources, 'authorized-keys:bob');
-    expect(await bobKeys.plan(probe(`/home/bob\n600|bob\n${KEY_A}\n${KEY_B}`), makeCtx(new FakeRemote()))).toBeNull();
+    expect(await bobKeys.plan(probe(`/home/bob\nbob\n600|bob\n${KEY_A}\n${KEY_B}`), makeCtx(new FakeRemote()))).toBeNull();
     const sudoers = await planCreate(byId(out.resources, 'file:/etc/sudoers.d/90-rigger-admins'));
     expect(sudoers?.diff?.after).toBe(
       '# Managed by rigger (role common): admin_users with sudo = true.\n' +
@@ -188,8 +188,8 @@ describe('common: role expansion', () => {
     // the validate command runs on the temp file before the rename
     const remote = new FakeRemote();
     await sudoers.apply({ summary: 'content', data: { contentChanged: true } }, makeCtx(remote));
-    expect(remote.scripts[0]).toMatch(/if ! visudo -cqf '?\/etc\/sudoers.d\/\.rigger-[0-9a-f]+\.tmp'? >&2/);
-    expect(remote.scripts[0]).toContain('chmod 440');
+    // visudo checks the temp file, given to it as "$1" by scripts/write-file.sh
+    expect(remote.scripts[0].split('\n')[0]).toMatch(/^set -- \/etc\/sudoers\.d\/90-rigger-admins \S+ root:root 440 0 1 'visudo -cqf "\$1"' 'visudo -cqf %s'$/);
   });
 
   it('refuses to remove every key of the user rigger logs in as', async () => {

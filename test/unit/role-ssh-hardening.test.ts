@@ -17,7 +17,8 @@ import {
   type GuardFacts,
   type Settings,
 } from '../../roles/ssh-hardening/settings.js';
-import { effectiveConfigCheck, hardeningDropIn, lockoutGuard, reloadSshdHandler, DROPIN_PENDING } from '../../roles/ssh-hardening/resources.js';
+import { effectiveConfigCheck, hardeningDropIn, lockoutGuard, reloadSshdHandler } from '../../roles/ssh-hardening/resources.js';
+import { linkGate } from '../../lib/engine/links.js';
 import type { Facts, Vars } from '../../lib/engine/types.js';
 import { FakeRemote } from './helpers/fakeRemote.js';
 import { expandRole, schemaProblems } from './helpers/roles.js';
@@ -213,7 +214,11 @@ describe('ssh-hardening: role expansion', () => {
     expect(change?.diff?.path).toBe(DROPIN);
     expect(change?.diff?.before).toBe('');
     expect(change?.diff?.after).toContain('MaxAuthTries 5\n');
-    expect(ctx.state.get(DROPIN_PENDING)).toBe(true);
+  });
+
+  it('links the effective-config check after the drop-in (instead of sharing per-host state)', async () => {
+    const out = await expand({});
+    expect(out.resources[2].links).toEqual({ after: [`template:${DROPIN}`] });
   });
 });
 
@@ -268,7 +273,8 @@ describe('ssh-hardening: sshd -T comparison', () => {
     const settings = settingsOf({});
     const remote = new FakeRemote((script) => (script.startsWith('grep') ? { stdout: '/etc/ssh/sshd_config:1:PasswordAuthentication yes\n' } : undefined));
     const r = effectiveConfigCheck(settings, 'root');
-    expect(r.probe).toContain('sshd -T -C "$spec"');
+    expect(r.probe.split('\n')[0]).toBe('set -- root');
+    expect(r.probe).toContain('sshd -T -C "user=$u,host=$1,addr=$1,laddr=$3,lport=$4" 2>&1');
     await expect(r.plan(probe(sshdT({ passwordauthentication: 'yes' })), makeCtx(remote))).rejects.toThrow(
       /1 setting\(s\) of .*00-rigger-hardening.conf NOT in force[\s\S]*PasswordAuthentication: in force "yes", wanted "no"; also set at \/etc\/ssh\/sshd_config:1/,
     );
@@ -276,12 +282,15 @@ describe('ssh-hardening: sshd -T comparison', () => {
     await expect(r.plan(probe('/etc/ssh/sshd_config line 3: Bad SSH2 cipher spec', 255), makeCtx(new FakeRemote()))).rejects.toThrow(/sshd -T failed \(exit 255\)/);
   });
 
-  it('in check mode, defers the check while the drop-in would still change', async () => {
-    const ctx = makeCtx(new FakeRemote(), { check: true });
-    ctx.state.set(DROPIN_PENDING, true);
-    expect(await effectiveConfigCheck(settingsOf({}), 'root').plan(probe(sshdT({ passwordauthentication: 'yes' })), ctx)).toBeNull();
-    ctx.state.delete(DROPIN_PENDING);
-    await expect(effectiveConfigCheck(settingsOf({}), 'root').plan(probe(sshdT({ passwordauthentication: 'yes' })), ctx)).rejects.toThrow(/NOT in force/);
+  it('in check mode, the engine skips the check while the drop-in would still change (link "after")', async () => {
+    const dropIn = hardeningDropIn('MaxAuthTries 4\n');
+    const check = effectiveConfigCheck(settingsOf({}), 'root', dropIn);
+    const pending = (id: string) => id === dropIn.id;
+    expect(linkGate(check.links, pending, true)).toBe(`not checked: reads template:${DROPIN}, which would change first`);
+    // applying, the drop-in is in place when the check runs: it is planned (and fails loudly here)
+    expect(linkGate(check.links, pending, false)).toBeUndefined();
+    expect(linkGate(check.links, () => false, true)).toBeUndefined();
+    await expect(check.plan(probe(sshdT({ passwordauthentication: 'yes' })), makeCtx(new FakeRemote(), { check: true }))).rejects.toThrow(/NOT in force/);
   });
 });
 
@@ -523,7 +532,9 @@ describe('ssh-hardening: reload handler', () => {
       );
     expect(err?.message).toMatch(/a new SSH connection failed after the new .*00-rigger-hardening.conf was put in force \(ssh.service\): All configured authentication methods failed\. restored the previous .*, reloaded \(ssh.service\); new connections work again/);
     expect(attempts).toBe(6); // 5 tries with the new config, 1 after the rollback
-    expect(remote.scripts[1]).toContain(`mv -f ${DROPIN_PREV} ${DROPIN}`);
+    expect(remote.scripts[1]).toContain(`mv -f -- ${DROPIN_PREV} ${DROPIN}`);
+    // the second reload may restart sshd
+    expect(remote.scripts[2].split('\n')[0]).toBe('set -- 1');
     expect(remote.scripts[2]).toContain('systemctl reload ssh.service || systemctl restart ssh.service');
   });
 

@@ -48,18 +48,19 @@ interface FleetRun {
   printed: boolean;
 }
 
-const STATE_KEY = 'scaleway-fleet';
+/** Each host's fleet, read once per run: keyed by the options its role made for this run (one per run and host). */
+const runs = new WeakMap<FleetResourceOptions, Promise<FleetRun>>();
 
 function hostContext(ctx: RunContext): HostContext {
   const h = ctx as HostContext;
-  if (!h.remote || !h.state) throw new Error('the Scaleway fleet runs on a runner host (it reads the host\'s docker-machine store), not on "local"');
+  if (!h.remote) throw new Error('the Scaleway fleet runs on a runner host (it reads the host\'s docker-machine store), not on "local"');
   return h;
 }
 
 /** The fleet of this host, read once per run: store (one round trip), ledger, API (counted). */
 function fleetRun(ctx: RunContext, o: FleetResourceOptions): Promise<FleetRun> {
   const h = hostContext(ctx);
-  let run = h.state.get(STATE_KEY) as Promise<FleetRun> | undefined;
+  let run = runs.get(o);
   if (!run) {
     run = (async () => {
       const c = o.config;
@@ -74,7 +75,7 @@ function fleetRun(ctx: RunContext, o: FleetResourceOptions): Promise<FleetRun> {
       const plan = classify({ host: o.host, settings: c, runners: o.runners, api, store, ledger, storeLookups, now: (o.now ?? (() => new Date()))() });
       return { plan, apis, deleted: [], printed: false };
     })();
-    h.state.set(STATE_KEY, run);
+    runs.set(o, run);
   }
   return run;
 }

@@ -26,7 +26,7 @@ export function makeCtx(remote: Remote, over: Partial<Omit<HostContext, 'remote'
     http: base.http,
     countApiRequests: base.countApiRequests,
     remote,
-    state: new Map(),
+    changed: () => false,
     log: (m: string) => logs.push(m),
     logs,
     ...over,

@@ -3,6 +3,7 @@
 import type { RunOptions, RunResult } from '../../../lib/engine/types.js';
 import type { Session } from '../../../lib/engine/run.js';
 import { RemoteError } from '../../../lib/transport/ssh.js';
+import { recordScript } from './shellcheck.js';
 
 export type Responder = (script: string, stdin?: Buffer) => Partial<RunResult> | undefined | void;
 
@@ -29,6 +30,7 @@ export class FakeRemote implements Session {
     this.roundTrips++;
     const stdin = opts.stdin === undefined ? undefined : Buffer.from(opts.stdin);
     this.calls.push({ script, stdin, check: opts.check !== false });
+    recordScript(script);
     const result: RunResult = { stdout: '', stderr: '', code: 0, ...(this.responder(script, stdin) ?? {}) };
     if (opts.check !== false && result.code !== 0) throw new RemoteError(script, result);
     return result;

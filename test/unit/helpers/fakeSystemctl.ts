@@ -6,8 +6,9 @@ import { join } from 'node:path';
 
 const SCRIPT = `#!/bin/sh
 d="$FAKE_SYSTEMD"
-echo "$*" >> "$d/log"
-verb=$1; u=$2
+# "systemctl VERB [--] UNIT": logged without the "--"
+verb=$1; shift; [ "\${1-}" = -- ] && shift; u=\${1-}
+echo "$verb\${1+ $*}" >> "$d/log"
 en="$d/$u.enabled"; ac="$d/$u.active"
 case $verb in
   daemon-reload) exit 0 ;;

@@ -1,7 +1,7 @@
 // A Session that runs scripts with the local /bin/sh instead of over SSH, so
 // probe and apply scripts can be executed for real inside a temp directory.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,12 +9,15 @@ import type { Change, HostContext, ShellResource, RunOptions, RunResult } from '
 import { probeAll } from '../../../lib/engine/probe.js';
 import type { Session } from '../../../lib/engine/run.js';
 import { RemoteError } from '../../../lib/transport/ssh.js';
+import { recordScript } from './shellcheck.js';
 
 export interface LocalRemoteOptions {
   cwd?: string;
   env?: Record<string, string>;
   /** rewrite each script before running it (e.g. map /etc/apt/keyrings into a temp dir) */
   rewrite?: (script: string) => string;
+  /** record the scripts for the file's shellcheck test (default true) */
+  record?: boolean;
 }
 
 export interface RecordedRun {
@@ -38,6 +41,7 @@ export class LocalRemote implements Session {
 
   async run(script: string, opts: RunOptions = {}): Promise<RunResult> {
     this.roundTrips++;
+    if (this.opts.record !== false) recordScript(script);
     const result = await runSh(this.opts.rewrite ? this.opts.rewrite(script) : script, opts.stdin, this.opts);
     this.runs.push({ script, stdin: opts.stdin === undefined ? undefined : Buffer.from(opts.stdin), result });
     if (opts.check !== false && result.code !== 0) throw new RemoteError(script, result);
@@ -61,8 +65,12 @@ export class LocalRemote implements Session {
 }
 
 export function runSh(script: string, stdin: Buffer | string | undefined, opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', script], {
+  // a script too large for one exec argument (a big probe batch) is run from a file
+  const big = script.length > 100_000 ? mkdtempSync(join(tmpdir(), 'rigger-sh-')) : undefined;
+  if (big) writeFileSync(join(big, 'script.sh'), script);
+  const args = big ? [join(big, 'script.sh')] : ['-c', script];
+  return new Promise<RunResult>((resolve, reject) => {
+    const child = spawn('/bin/sh', args, {
       cwd: opts.cwd,
       env: { ...process.env, LC_ALL: 'C', ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -78,7 +86,7 @@ export function runSh(script: string, stdin: Buffer | string | undefined, opts: 
     );
     if (stdin !== undefined) child.stdin.end(stdin);
     else child.stdin.end();
-  });
+  }).finally(() => big && rmSync(big, { recursive: true, force: true }));
 }
 
 /** The current user and group, which local tests use as owner/group. */
@@ -96,7 +104,8 @@ export function tempDir(prefix = 'rigger-test-'): { dir: string; cleanup: () => 
 }
 
 /** Probe one resource the way the engine does (inside a batched probe script) and plan it. */
-export async function probeAndPlan(r: ShellResource, ctx: HostContext): Promise<Change | null> {
+export async function probeAndPlan<D>(r: ShellResource<D>, ctx: HostContext): Promise<Change<D> | null> {
+  recordScript(r.probe);
   const [current] = await probeAll(ctx.remote, [r.probe]);
   return r.plan(current, ctx);
 }
