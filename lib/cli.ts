@@ -17,6 +17,20 @@ export interface CliOptions {
   detailedExitcode: boolean;
   verbose: number;
   help: boolean;
+  /** values of the playbook's own flags (PlaybookFlag), by name; absent when it declares none */
+  playbookFlags?: Record<string, string | undefined>;
+}
+
+/**
+ * A flag one playbook adds to the shared ones (e.g. the docs playbook's
+ * `--out FILE`): a long option taking a value, listed by --help.
+ */
+export interface PlaybookFlag {
+  /** long name without the dashes, e.g. "out" */
+  name: string;
+  /** what the value is, shown in --help, e.g. "FILE" */
+  value: string;
+  help: string;
 }
 
 export const DEFAULT_INVENTORY = 'inventory/hosts.toml';
@@ -62,11 +76,20 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
-export function parseCli(argv: string[] = process.argv.slice(2)): CliOptions {
+export function parseCli(argv: string[] = process.argv.slice(2), flags: readonly PlaybookFlag[] = []): CliOptions {
+  const extra: Record<string, { type: 'string' }> = {};
+  for (const f of flags) {
+    if (f.name in OPTIONS || f.name in extra || !/^[a-z][a-z0-9-]*$/.test(f.name)) throw new Error(`playbook flag --${f.name}: invalid or already defined`);
+    extra[f.name] = { type: 'string' };
+  }
   let values;
+  let own: Record<string, string | undefined>;
   try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
+    const parsed = parseArgs({ args: argv, options: { ...OPTIONS, ...extra }, strict: true, allowPositionals: false });
+    values = parsed.values as { [K in keyof typeof OPTIONS]?: ParsedValue<(typeof OPTIONS)[K]> };
+    own = Object.fromEntries(flags.map((f) => [f.name, nonEmpty(`--${f.name}`, (parsed.values as Record<string, string | undefined>)[f.name])]));
   } catch (e) {
+    if (e instanceof UserError) throw e;
     throw new UserError(`${rephrase(e as Error & { code?: string })} (see --help)`);
   }
   return {
@@ -85,7 +108,20 @@ export function parseCli(argv: string[] = process.argv.slice(2)): CliOptions {
     detailedExitcode: values['detailed-exitcode'] ?? false,
     verbose: values.verbose?.length ?? 0,
     help: values.help ?? false,
+    ...(flags.length ? { playbookFlags: own } : {}),
   };
+}
+
+type ParsedValue<O> = O extends { type: 'boolean'; multiple: true } ? boolean[] : O extends { type: 'string'; multiple: true } ? string[] : O extends { type: 'boolean' } ? boolean : string;
+
+/** --help text: the shared flags, then the playbook's own. */
+export function usage(flags: readonly PlaybookFlag[] = []): string {
+  if (!flags.length) return USAGE;
+  const own = flags.map((f) => {
+    const left = `      --${f.name} ${f.value}`;
+    return left.length < 28 ? `${left.padEnd(28)}${f.help}` : `${left}\n${' '.repeat(28)}${f.help}`;
+  });
+  return USAGE.replace('\nexit codes:', `\nthis playbook:\n${own.join('\n')}\n\nexit codes:`);
 }
 
 /** node:util's messages are long and suggest `--`; say the same thing in one short line. */

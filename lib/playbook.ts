@@ -2,7 +2,7 @@
 // by --forks) each host's plays -> console recap, JSON report, exit code.
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { parseCli, USAGE, type CliOptions } from './cli.js';
+import { parseCli, usage, type CliOptions, type PlaybookFlag } from './cli.js';
 import { isUserError, UserError } from './errors.js';
 import { loadInventory, type Inventory, type InventoryHost } from './inventory/load.js';
 import { hostsOfPlay, selectHosts } from './inventory/patterns.js';
@@ -14,17 +14,36 @@ import { ConsoleReporter } from './report/console.js';
 import { buildJsonReport, writeJsonReport, type JsonReport } from './report/json.js';
 import { redact } from './secrets.js';
 import { SshSession } from './transport/ssh.js';
+import { LocalSession } from './transport/local.js';
+
+/** The control machine's target name: `hosts: 'local'` in a play, `--limit local`. */
+export const LOCAL = 'local';
 
 export interface Play {
   name?: string;
-  /** host pattern, usually a group */
+  /** host pattern, usually a group; 'local' for the control machine (no SSH, the inventory's global vars) */
   hosts: string;
   roles: Role<any>[];
+  /**
+   * Start only once every earlier play has finished on all its hosts, and only
+   * if none of them failed or was unreachable (so this play's roles can use
+   * what the earlier ones found, e.g. the docs page uses every host's
+   * measurements). Plays between two barriers run together, one connection per host.
+   */
+  barrier?: boolean;
+}
+
+/** A flag of one playbook that replaces the run: it connects to nothing (e.g. `--out FILE`). */
+export interface PlaybookAction extends PlaybookFlag {
+  /** returns the exit code (default 0); a UserError exits 1 with its message */
+  run(value: string, ctx: { inventory: Inventory; io: PlaybookIO }): Promise<number | void>;
 }
 
 export interface PlaybookDef {
   name: string;
   plays: Play[];
+  /** the playbook's own flags, beside the shared ones */
+  actions?: PlaybookAction[];
 }
 
 export interface PlaybookIO {
@@ -58,9 +77,9 @@ export function playbook(def: PlaybookDef, moduleUrl: string): PlaybookDef {
 export async function runPlaybook(def: PlaybookDef, argv: string[], io: PlaybookIO = defaultIO()): Promise<PlaybookOutcome> {
   let opts: CliOptions | undefined;
   try {
-    opts = parseCli(argv);
+    opts = parseCli(argv, def.actions ?? []);
     if (opts.help) {
-      io.stdout(USAGE);
+      io.stdout(usage(def.actions ?? []));
       return { exitCode: 0 };
     }
     return await execute(def, opts, io);
@@ -73,10 +92,15 @@ export async function runPlaybook(def: PlaybookDef, argv: string[], io: Playbook
 }
 
 async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO): Promise<PlaybookOutcome> {
-  const listing = opts.listHosts || opts.listTasks;
+  const action = (def.actions ?? []).find((a) => opts.playbookFlags?.[a.name] !== undefined);
+  const listing = opts.listHosts || opts.listTasks || Boolean(action);
   const inv = await loadInventory(opts.inventory, { resolveSecrets: !listing });
-  const selected = selectHosts(inv, opts.limit);
-  const plans = planHosts(def, inv, selected);
+  if (action) return { exitCode: (await action.run(opts.playbookFlags![action.name]!, { inventory: inv, io })) ?? 0 };
+  const { selected, local } = selectTargets(def, inv, opts.limit);
+  // Every phase is planned (and its vars validated) before any host is contacted.
+  const phases = phasesOf(def).map((plays) => planHosts(plays, inv, selected, local));
+  const plans = mergePlans(phases);
+  if (![...plans.values()].some((r) => r.length)) throw new UserError(`no play of ${def.name} applies to the selected hosts (${[...plans.keys()].join(', ') || 'none'})`);
 
   if (opts.listHosts) {
     for (const [host, roles] of plans) io.stdout(`${host}  (${roles.map((r) => r.role.name).join(', ') || 'no roles'})\n`);
@@ -93,18 +117,28 @@ async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO): Prom
   const started = Date.now();
   const startupMs = Math.round(process.uptime() * 1000);
   const results = new Map<string, HostResult>();
-  await forEachLimited(hosts, opts.forks, async (name) => {
-    const host = inv.hosts.get(name)!;
-    const result = await runHost(name, () => SshSession.open(connectOptions(host, opts)), plans.get(name)!, {
-      check: opts.check,
-      wantDiff: opts.check || opts.diff || Boolean(opts.json),
-      tags: opts.tags,
-      skipTags: opts.skipTags,
-      onTask: (h, t) => reporter.task(h, t),
-      onLog: (h, m) => reporter.log(h, m),
+  for (const [i, phase] of phases.entries()) {
+    const targets = [...phase.keys()].filter((h) => phase.get(h)!.length > 0);
+    const failedBefore = [...results].filter(([, r]) => r.status === 'failed' || r.status === 'unreachable').map(([h]) => h);
+    if (i > 0 && failedBefore.length) {
+      const why = `not run: a barrier play waits for the earlier plays, which failed on ${failedBefore.join(', ')}`;
+      for (const name of targets) results.set(name, mergeResults(results.get(name), skippedResult(phase.get(name)!, why)));
+      continue;
+    }
+    await forEachLimited(targets, opts.forks, async (name) => {
+      const connect = name === LOCAL && !inv.hosts.has(LOCAL) ? () => LocalSession.open() : () => SshSession.open(connectOptions(inv.hosts.get(name)!, opts));
+      const result = await runHost(name, connect, phase.get(name)!, {
+        check: opts.check,
+        wantDiff: opts.check || opts.diff || Boolean(opts.json),
+        tags: opts.tags,
+        skipTags: opts.skipTags,
+        onTask: (h, t) => reporter.task(h, t),
+        onLog: (h, m) => reporter.log(h, m),
+        inventory: inv,
+      });
+      results.set(name, mergeResults(results.get(name), result));
     });
-    results.set(name, result);
-  });
+  }
   // Recap in inventory order, whatever order hosts finished in.
   const ordered = new Map(hosts.map((h) => [h, results.get(h)!]));
   const durationMs = Date.now() - started;
@@ -127,24 +161,87 @@ function connectOptions(host: InventoryHost, opts: CliOptions) {
   };
 }
 
-/** For each selected host, the roles of every play that includes it, with validated vars. */
-function planHosts(def: PlaybookDef, inv: Inventory, selected: string[]): Map<string, RoleRun[]> {
-  const plans = new Map<string, RoleRun[]>(selected.map((h) => [h, []]));
-  const problems: string[] = [];
+/**
+ * The inventory hosts --limit selects, and whether the control machine is a
+ * target: it is when a play names 'local' and --limit is absent or names it.
+ */
+function selectTargets(def: PlaybookDef, inv: Inventory, limit: string | undefined): { selected: string[]; local: boolean } {
+  const wantsLocal = def.plays.some((p) => p.hosts === LOCAL) && !inv.hosts.has(LOCAL);
+  if (limit === undefined) return { selected: [...inv.hosts.keys()], local: wantsLocal };
+  const terms = limit.split(/[,:]/).map((t) => t.trim()).filter(Boolean);
+  const rest = terms.filter((t) => t !== LOCAL);
+  if (rest.length === terms.length || !wantsLocal) return { selected: selectHosts(inv, limit), local: false };
+  return { selected: rest.length ? selectHosts(inv, rest.join(',')) : [], local: true };
+}
+
+/** The plays in phases: a new phase starts at each play with `barrier`. */
+function phasesOf(def: PlaybookDef): Play[][] {
+  const phases: Play[][] = [[]];
   for (const play of def.plays) {
-    const members = new Set(hostsOfPlay(inv, play.hosts));
-    for (const name of selected) {
+    if (play.barrier && phases[phases.length - 1].length) phases.push([]);
+    phases[phases.length - 1].push(play);
+  }
+  return phases;
+}
+
+/** For each selected target, the roles of every play (of one phase) that includes it, with validated vars. */
+function planHosts(plays: Play[], inv: Inventory, selected: string[], local: boolean): Map<string, RoleRun[]> {
+  const plans = new Map<string, RoleRun[]>(selected.map((h) => [h, []]));
+  if (local) plans.set(LOCAL, []);
+  const problems: string[] = [];
+  const localVars = inv.groups.get('all')?.vars ?? {};
+  for (const play of plays) {
+    const isLocal = play.hosts === LOCAL && !inv.hosts.has(LOCAL);
+    const members = new Set(isLocal ? (local ? [LOCAL] : []) : hostsOfPlay(inv, play.hosts));
+    for (const name of plans.keys()) {
       if (!members.has(name)) continue;
       for (const role of play.roles) {
-        const { vars, problems: p } = validateRoleVars(role, name, inv.hosts.get(name)!.vars);
-        problems.push(...p.map((x) => `${inv.file}: host ${x.host}, role ${x.role}: ${x.message}`));
+        const { vars, problems: p } = validateRoleVars(role, name, name === LOCAL && isLocal ? localVars : inv.hosts.get(name)!.vars);
+        problems.push(...p.map((x) => `${inv.file}: ${x.host === LOCAL ? 'the control machine (local)' : `host ${x.host}`}, role ${x.role}: ${x.message}`));
         if (vars) plans.get(name)!.push({ role, vars });
       }
     }
   }
   if (problems.length) throw new UserError(`invalid vars:\n  ${problems.join('\n  ')}`);
-  if (![...plans.values()].some((r) => r.length)) throw new UserError(`no play of ${def.name} applies to the selected hosts (${selected.join(', ')})`);
   return plans;
+}
+
+/** Every target's roles across phases, in order (for --list-hosts, --list-tasks and the header). */
+function mergePlans(phases: Map<string, RoleRun[]>[]): Map<string, RoleRun[]> {
+  const out = new Map<string, RoleRun[]>();
+  for (const phase of phases) for (const [h, roles] of phase) out.set(h, [...(out.get(h) ?? []), ...roles]);
+  return out;
+}
+
+/** One target's results over several phases: counts and round trips add up, the worst status wins. */
+function mergeResults(a: HostResult | undefined, b: HostResult): HostResult {
+  if (!a) return b;
+  const rank = { ok: 0, changed: 1, failed: 2, unreachable: 3 } as const;
+  const sum = <K extends string>(x: Record<K, number>, y: Record<K, number>) => Object.fromEntries(Object.keys(x).map((k) => [k, x[k as K] + y[k as K]])) as Record<K, number>;
+  return {
+    status: rank[b.status] > rank[a.status] ? b.status : a.status,
+    counts: sum(a.counts, b.counts),
+    remoteCommands: a.remoteCommands + b.remoteCommands,
+    apiRequests: a.apiRequests + b.apiRequests,
+    tasks: [...a.tasks, ...b.tasks],
+    error: [a.error, b.error].filter(Boolean).join('; ') || undefined,
+    durationMs: a.durationMs + b.durationMs,
+    phases: sum(a.phases, b.phases),
+  };
+}
+
+/** The result of a phase that did not run on a target because an earlier one failed. */
+function skippedResult(roles: RoleRun[], why: string): HostResult {
+  return {
+    status: 'ok',
+    error: why,
+    counts: { ok: 0, changed: 0, failed: 0, skipped: roles.length },
+    remoteCommands: 0,
+    apiRequests: 0,
+    tasks: roles.map(({ role }) => ({ role: role.name, resource: `role:${role.name}`, status: 'skipped' as const, summary: 'not run: an earlier play failed', durationMs: 0 })),
+    durationMs: 0,
+    phases: { connectMs: 0, factsMs: 0, convergeMs: 0, probeMs: 0 },
+  };
 }
 
 /** Facts assumed for --list-tasks, which does not connect. */
@@ -165,7 +262,7 @@ async function listTasks(plans: Map<string, RoleRun[]>, inv: Inventory, io: Play
   for (const [host, roles] of plans) {
     io.stdout(`${host}:\n`);
     for (const { role, vars } of roles) {
-      const out = await role.tasks({ host, vars, facts: { ...ASSUMED_FACTS, hostname: host, loginUser: inv.hosts.get(host)!.user } });
+      const out = await role.tasks({ host, vars, facts: { ...ASSUMED_FACTS, hostname: host, loginUser: inv.hosts.get(host)?.user ?? 'root' }, inventory: inv });
       for (const r of resourcesOf(out))
         io.stdout(`  [${role.name}] ${r.id}${r.tags.length ? `  tags: ${[role.name, ...r.tags].join(',')}` : ''}\n`);
       for (const h of out.handlers ?? []) io.stdout(`  [${role.name}] handler:${h.name}\n`);

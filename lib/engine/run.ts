@@ -1,7 +1,7 @@
 // Runs the roles of a playbook on one host: connect, facts, expand roles,
 // probe in batches, plan, apply (unless check), handlers. Never throws for
 // host problems: they become a failed or unreachable HostResult.
-import { isApiResource, resourcesOf, type Change, type Handler, type HostContext, type Remote, type Resource, type Role, type Vars } from './types.js';
+import { isApiResource, resourcesOf, type Change, type Handler, type HostContext, type Remote, type Resource, type Role, type RoleInput, type Vars } from './types.js';
 import { makeRunContext } from './context.js';
 import { gatherFacts } from './facts.js';
 import { probeAll } from './probe.js';
@@ -30,6 +30,8 @@ export interface HostRunOptions {
   fetch?: typeof fetch;
   /** API reads of one batch in flight at once (default 8) */
   apiConcurrency?: number;
+  /** handed to every role's tasks() (RoleInput.inventory) */
+  inventory?: RoleInput['inventory'];
 }
 
 interface Item {
@@ -87,7 +89,7 @@ export async function runHost(host: string, connect: () => Promise<Session>, rol
 async function expandRoles(roles: RoleRun[], input: { host: string; facts: HostContext['facts'] }, opts: HostRunOptions): Promise<Item[]> {
   const items: Item[] = [];
   for (const { role, vars } of roles) {
-    const out = await role.tasks({ ...input, vars });
+    const out = await role.tasks({ ...input, vars, inventory: opts.inventory });
     const resources = resourcesOf(out);
     const handlers = new Map((out.handlers ?? []).map((h) => [h.name, h]));
     for (const r of resources) {
