@@ -64,7 +64,8 @@ export function serversDiagram(model: PageModel): string {
 }
 
 export function usageDiagram(model: PageModel): string {
-  const f = new Flowchart('LR');
+  // top to bottom: the chain is long, the ranks are narrow
+  const f = new Flowchart('TB');
   const runnerKey = (r: RunnerInfo) => `run:${r.host}:${r.name}`;
   const fleetKey = (r: RunnerInfo) => `fleet:${r.host}:${r.name}`;
   const execKey = (r: RunnerInfo) => (r.executor === 'docker+machine' ? fleetKey(r) : serverKey(r.host));
