@@ -12,7 +12,9 @@ let diffLib: typeof import('diff') | undefined;
 /** A unified diff with secret values masked on both sides before diffing. */
 export function unifiedDiff(d: TextDiff): string {
   diffLib ??= require('diff') as typeof import('diff');
-  const patch = diffLib.createTwoFilesPatch(`a${d.path}`, `b${d.path}`, redact(d.before), redact(d.after), undefined, undefined, { context: 3 });
+  // git's a/ b/ prefixes, for host paths (/etc/x) and API objects (gitlab:wiki/...) alike
+  const sep = d.path.startsWith('/') ? '' : '/';
+  const patch = diffLib.createTwoFilesPatch(`a${sep}${d.path}`, `b${sep}${d.path}`, redact(d.before), redact(d.after), undefined, undefined, { context: 3 });
   // Drop the "Index:/====" header createTwoFilesPatch adds; keep ---/+++ and hunks.
   return patch.split('\n').filter((l) => !l.startsWith('Index: ') && !/^=+$/.test(l)).join('\n').trimEnd();
 }

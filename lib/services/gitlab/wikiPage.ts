@@ -29,7 +29,7 @@ export interface WikiPageState {
   format?: string;
 }
 
-interface WikiData {
+export interface WikiData {
   exists: boolean;
   content: string;
 }
