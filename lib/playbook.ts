@@ -12,6 +12,7 @@ import { hostsOfPlay, selectHosts } from './inventory/patterns.js';
 import { expandAll, type ExpandTarget, type ExpandedRun } from './engine/expand.js';
 import { Interrupt } from './engine/interrupt.js';
 import { runHost } from './engine/run.js';
+import type { RoleRun } from './engine/expand.js';
 import type { HostResult } from './engine/report-types.js';
 import type { TagFilter } from './engine/tags.js';
 import type { Role } from './engine/types.js';
@@ -29,9 +30,27 @@ export const LOCAL = 'local';
 
 export interface Play {
   name?: string;
-  /** host pattern, usually a group */
+  /** host pattern, usually a group; 'local' for the control machine (no SSH, the inventory's global vars) */
   hosts: string;
   roles: Role<any>[];
+  /**
+   * Start only once every earlier play has finished on all its hosts, and only
+   * if none of them failed or was unreachable (so this play's roles can use
+   * what the earlier ones found, e.g. the docs page uses every host's
+   * measurements). Plays between two barriers run together, one connection per host.
+   */
+  barrier?: boolean;
+}
+
+/** A flag of one playbook that replaces the run: it connects to nothing (e.g. the docs page's `--out FILE`). */
+export interface PlaybookAction {
+  /** long name without the dashes, e.g. "out" */
+  name: string;
+  /** what the value is, shown in --help, e.g. "FILE" */
+  value: string;
+  help: string;
+  /** returns the exit code (default 0); a UserError exits 1 with its message */
+  run(value: string, ctx: { inventory: Inventory; io: PlaybookIO }): Promise<number | void>;
 }
 
 export interface PlaybookDef {
@@ -41,6 +60,8 @@ export interface PlaybookDef {
   flags?: PlaybookFlags;
   /** the plays for the values of those flags (default: `plays`) */
   playsFor?: (flags: PlaybookFlagValues) => Play[];
+  /** flags that replace the run (parsed like `flags`) */
+  actions?: PlaybookAction[];
 }
 
 export interface PlaybookIO {
@@ -114,10 +135,16 @@ function callerUrl(): string | undefined {
 export async function runPlaybook(def: PlaybookDef, argv: string[], io: PlaybookIO = defaultIO(), runOpts: RunPlaybookOptions = {}): Promise<PlaybookOutcome> {
   let opts: CliOptions | undefined;
   try {
-    opts = parseCli(argv, def.flags);
+    const flags = { ...def.flags, ...Object.fromEntries((def.actions ?? []).map((a) => [a.name, { type: 'string' as const, value: a.value, description: a.help }])) };
+    opts = parseCli(argv, flags);
     if (opts.help) {
-      io.stdout(usage(def.flags));
+      io.stdout(usage(flags));
       return { exitCode: 0 };
+    }
+    const action = (def.actions ?? []).find((a) => typeof opts!.flags?.[a.name] === 'string');
+    if (action) {
+      const inventory = await loadInventory(opts.inventory, { resolveSecrets: false });
+      return { exitCode: (await action.run(opts.flags![action.name] as string, { inventory, io })) ?? 0 };
     }
     const plays = def.playsFor ? def.playsFor(opts.flags ?? {}) : def.plays;
     return await execute({ ...def, plays }, opts, io, runOpts.interrupt ?? new Interrupt());
@@ -136,7 +163,7 @@ async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO, inter
   const filter: TagFilter = { only: opts.tags, skip: opts.skipTags };
   // --list-tags shows what it can even when some role cannot be expanded
   const targets = targetsOf(def, inv, selected, local);
-  const expanded = await expandAll(targets, filter, { source: inv.file, keepGoing: opts.listTags });
+  const expanded = await expandAll(targets, filter, { source: inv.file, keepGoing: opts.listTags, inventory: inv });
   const unread = unreadVars(new Set(def.plays.flatMap((p) => p.roles)), new Map(targets.map((t) => [t.host, t.vars])));
   for (const w of unreadVarWarnings(inv.file, def.name, unread)) io.stderr(`warning: ${w}\n`);
   const hosts = [...expanded.hosts.keys()].filter((h) => expanded.hosts.get(h)!.roles.length > 0);
@@ -178,22 +205,36 @@ async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO, inter
   const started = Date.now();
   const startupMs = Math.round(process.uptime() * 1000);
   const results = new Map<string, HostResult>();
-  await forEachLimited(hosts, opts.forks, async (name) => {
-    const connect = isInventoryHost(name, inv) ? () => SshSession.open(connectOptions(inv.hosts.get(name)!, opts)) : () => LocalSession.open();
-    const result = await runHost(name, connect, expanded.hosts.get(name)!.roles, {
-      check: opts.check,
-      wantDiff: opts.check || opts.diff || Boolean(opts.json),
-      tags: opts.tags,
-      skipTags: opts.skipTags,
-      commandTimeoutMs: (opts.timeout ?? inv.hosts.get(name)?.commandTimeout ?? 3600) * 1000,
-      signal: interrupt.signal,
-      hurry: interrupt.hurry,
-      interruptGraceMs: interrupt.graceMs,
-      onTask: (h, t) => reporter.task(h, t),
-      onLog: (h, m) => reporter.log(h, m),
+  // Plays run in phases: a play with `barrier` starts once every earlier one is done everywhere.
+  for (const [i, phase] of phasesOf(def).entries()) {
+    const inPhase = new Set(phase.flatMap((p) => p.roles));
+    const roles = new Map(hosts.map((h) => [h, expanded.hosts.get(h)!.roles.filter((r) => inPhase.has(r.role))]));
+    const targetsNow = hosts.filter((h) => roles.get(h)!.length > 0);
+    const failedBefore = [...results].filter(([, r]) => r.status === 'failed' || r.status === 'unreachable').map(([h]) => h);
+    if (i > 0 && failedBefore.length) {
+      const why = `not run: a barrier play waits for the earlier plays, which failed on ${failedBefore.join(', ')}`;
+      for (const name of targetsNow) results.set(name, mergeResults(results.get(name), skippedResult(roles.get(name)!, why)));
+      continue;
+    }
+    if (interrupt.signal.aborted) break;
+    await forEachLimited(targetsNow, opts.forks, async (name) => {
+      const connect = isInventoryHost(name, inv) ? () => SshSession.open(connectOptions(inv.hosts.get(name)!, opts)) : () => LocalSession.open();
+      const result = await runHost(name, connect, roles.get(name)!, {
+        check: opts.check,
+        wantDiff: opts.check || opts.diff || Boolean(opts.json),
+        tags: opts.tags,
+        skipTags: opts.skipTags,
+        commandTimeoutMs: (opts.timeout ?? inv.hosts.get(name)?.commandTimeout ?? 3600) * 1000,
+        signal: interrupt.signal,
+        hurry: interrupt.hurry,
+        interruptGraceMs: interrupt.graceMs,
+        onTask: (h, t) => reporter.task(h, t),
+        onLog: (h, m) => reporter.log(h, m),
+        inventory: inv,
+      });
+      results.set(name, mergeResults(results.get(name), result));
     });
-    results.set(name, result);
-  });
+  }
   // Recap in inventory order, whatever order hosts finished in.
   const ordered = new Map(hosts.map((h) => [h, results.get(h)!]));
   const durationMs = Date.now() - started;
@@ -201,6 +242,49 @@ async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO, inter
   const report = buildJsonReport(opts.check ? 'check' : 'apply', durationMs, ordered, startupMs);
   if (opts.json) await writeJsonReport(opts.json, report);
   return { exitCode: interrupt.exitCode ?? exitCodeOf(ordered, opts), report };
+}
+
+/** The plays in phases: a new phase starts at each play with `barrier`. */
+function phasesOf(def: PlaybookDef): Play[][] {
+  const phases: Play[][] = [[]];
+  for (const play of def.plays) {
+    if (play.barrier && phases[phases.length - 1].length) phases.push([]);
+    phases[phases.length - 1].push(play);
+  }
+  return phases;
+}
+
+/** One target's results over several phases: counts and round trips add up, the worst status wins. */
+function mergeResults(a: HostResult | undefined, b: HostResult): HostResult {
+  if (!a) return b;
+  const rank = { ok: 0, changed: 1, failed: 2, unreachable: 3 } as const;
+  const sum = <K extends string>(x: Record<K, number>, y: Record<K, number>) => Object.fromEntries(Object.keys(x).map((k) => [k, x[k as K] + y[k as K]])) as Record<K, number>;
+  return {
+    ...a,
+    ...b,
+    status: rank[b.status] > rank[a.status] ? b.status : a.status,
+    counts: sum(a.counts, b.counts),
+    remoteCommands: a.remoteCommands + b.remoteCommands,
+    apiRequests: a.apiRequests + b.apiRequests,
+    tasks: [...a.tasks, ...b.tasks],
+    error: [a.error, b.error].filter(Boolean).join('; ') || undefined,
+    durationMs: a.durationMs + b.durationMs,
+    phases: sum(a.phases, b.phases),
+  };
+}
+
+/** The result of a phase that did not run on a target because an earlier one failed. */
+function skippedResult(roles: RoleRun[], why: string): HostResult {
+  return {
+    status: 'ok',
+    error: why,
+    counts: { ok: 0, changed: 0, failed: 0, skipped: roles.length },
+    remoteCommands: 0,
+    apiRequests: 0,
+    tasks: roles.map(({ role }) => ({ role: role.name, resource: `role:${role.name}`, status: 'skipped' as const, summary: 'not run: an earlier play failed', durationMs: 0 })),
+    durationMs: 0,
+    phases: { connectMs: 0, factsMs: 0, convergeMs: 0, probeMs: 0 },
+  };
 }
 
 function connectOptions(host: InventoryHost, opts: CliOptions): ConnectOptions {

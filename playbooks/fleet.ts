@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --import tsx
+#!/usr/bin/env -S node --import ./lib/boot.mjs
 // The autoscaled Scaleway machines of every autoscale runner host: a table of
 // the fleet and its cost, the cleanup of stopped and orphaned runner machines
 // (guarded and bounded; --check shows it), and the cap.

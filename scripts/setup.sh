@@ -2,8 +2,8 @@
 # Installs and starts what rigger's demo and tests need on a Debian 12 machine,
 # and nothing that is already there: Debian packages (the Docker engine,
 # debootstrap, a shell linter, gnupg, an ssh client, zip/unzip for the archive
-# download tests), a running Docker daemon,
-# node_modules. `setup.sh bench` also installs ansible-core, for the comparison.
+# download tests, chromium for the docs page's browser test), a running Docker
+# daemon, node_modules. `setup.sh bench` also installs ansible-core, for the comparison.
 # Idempotent and quick when everything is in place. Run as root.
 # If it starts dockerd, its pid goes to /run/rigger-dockerd.pid (so CI can stop it).
 set -euo pipefail
@@ -16,7 +16,7 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 1
 fi
 
-packages=(docker.io debootstrap shellcheck gnupg dpkg-dev apt-utils openssh-client zip unzip)
+packages=(docker.io debootstrap shellcheck gnupg dpkg-dev apt-utils openssh-client zip unzip chromium)
 if [[ ${1:-} == bench ]]; then packages+=(ansible-core); fi
 missing=()
 for p in "${packages[@]}"; do

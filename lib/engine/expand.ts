@@ -5,6 +5,7 @@
 // host is touched. --list-tasks, --list-tags and --render use its result.
 import { UserError } from '../errors.js';
 import { checkLinks } from './links.js';
+import type { Inventory } from '../inventory/load.js';
 import { roleLeftOut, selectedByTags, tagsOf, unknownTags, type TagFilter } from './tags.js';
 import { resourcesOf, type Facts, type Handler, type Resource, type Role, type Vars } from './types.js';
 import { validateRoleVars } from './validateVars.js';
@@ -46,7 +47,7 @@ export function assumedFacts(host: string, loginUser: string): Facts {
 }
 
 /** The items of one role; throws (with the role's name) what its tasks or factories throw. */
-async function expandRole({ role, vars }: RoleRun, input: { host: string; facts: Facts }, filter: TagFilter): Promise<Item[]> {
+async function expandRole({ role, vars }: RoleRun, input: { host: string; facts: Facts; inventory?: Inventory }, filter: TagFilter): Promise<Item[]> {
   let out;
   try {
     out = await role.tasks({ ...input, vars });
@@ -65,7 +66,7 @@ async function expandRole({ role, vars }: RoleRun, input: { host: string; facts:
 }
 
 /** A host's roles, expanded in order. */
-export async function expandRoles(roles: RoleRun[], input: { host: string; facts: Facts }, filter: TagFilter): Promise<Item[]> {
+export async function expandRoles(roles: RoleRun[], input: { host: string; facts: Facts; inventory?: Inventory }, filter: TagFilter): Promise<Item[]> {
   const items: Item[] = [];
   for (const rr of roles) items.push(...(await expandRole(rr, input, filter)));
   checkLinks(items);
@@ -104,7 +105,7 @@ export interface ExpandedRun {
  * Throws one UserError listing every problem (named `source`: host, role,
  * key or factory message), or naming unknown tags with the known ones.
  */
-export async function expandAll(targets: ExpandTarget[], filter: TagFilter, opts: { source: string; keepGoing?: boolean }): Promise<ExpandedRun> {
+export async function expandAll(targets: ExpandTarget[], filter: TagFilter, opts: { source: string; keepGoing?: boolean; inventory?: Inventory }): Promise<ExpandedRun> {
   type Attempt = { role: Role<any>; vars?: Vars; items?: Item[]; problems: string[] };
   const attempts = new Map<string, Attempt[]>();
   const tagsByRole = new Map<string, Set<string>>();
@@ -116,7 +117,7 @@ export async function expandAll(targets: ExpandTarget[], filter: TagFilter, opts
       const a: Attempt = { role, vars, problems: problems.map((p) => p.message) };
       if (vars) {
         try {
-          a.items = await expandRole({ role, vars }, { host: t.host, facts: assumedFacts(t.host, t.loginUser) }, filter);
+          a.items = await expandRole({ role, vars }, { host: t.host, facts: assumedFacts(t.host, t.loginUser), inventory: opts.inventory }, filter);
           for (const it of a.items) it.tags.forEach((tag) => tagsByRole.get(role.name)!.add(tag));
         } catch (e: any) {
           a.problems.push(String(e?.message ?? e).replace(`role ${role.name}: `, ''));

@@ -7,7 +7,7 @@ import { expandRoles, type Item, type RoleRun } from './expand.js';
 import { gatherFacts } from './facts.js';
 import { managedDirs, sweepScript } from './leftovers.js';
 import { probeWithPrelude } from './probe.js';
-import { isApiResource, type Change, type HostContext, type Remote, type Resource } from './types.js';
+import { isApiResource, type Change, type HostContext, type Remote, type Resource , type RoleInput } from './types.js';
 import { linkGate } from './links.js';
 import type { HostResult, TaskResult } from './report-types.js';
 
@@ -24,6 +24,8 @@ export interface Session extends Remote {
 export const DEFAULT_COMMAND_TIMEOUT_MS = 3600_000;
 
 export interface HostRunOptions {
+  /** handed to every role's tasks() (RoleInput.inventory) */
+  inventory?: RoleInput['inventory'];
   check: boolean;
   wantDiff: boolean;
   tags: string[];
@@ -93,7 +95,7 @@ export async function runHost(host: string, connect: () => Promise<Session>, rol
     // ids of the resources that changed (check mode: would change) so far, for links
     const changed = new Set<string>();
     const ctx: HostContext = { host, vars: {}, facts, check: opts.check, wantDiff: opts.wantDiff, log: run.log, http: run.http, countApiRequests: run.countApiRequests, remote: session, changed: (id) => changed.has(id) };
-    items = await phase('plan', () => expandRoles(roles, { host, facts }, { only: opts.tags, skip: opts.skipTags }));
+    items = await phase('plan', () => expandRoles(roles, { host, facts, inventory: opts.inventory }, { only: opts.tags, skip: opts.skipTags }));
     const outcome = await converge(items, ctx, opts, (t) => {
       if (t.status === 'changed') changed.add(t.resource);
       record(t);

@@ -1,6 +1,7 @@
 // The contracts between the engine, resources and roles.
 import type { ZodType } from 'zod';
 import type { HttpClient, HttpClientOptions } from '../http/client.js';
+import type { Inventory } from '../inventory/load.js';
 
 export type Vars = Record<string, unknown>;
 
@@ -186,6 +187,11 @@ export interface RoleInput {
   host: string;
   vars: Vars;
   facts: Facts;
+  /**
+   * The whole inventory, read-only (Ansible's hostvars and groups), for roles
+   * that describe other hosts too (the docs page). Absent where a caller has none.
+   */
+  inventory?: Inventory;
 }
 
 export interface Role<V = Vars> {
