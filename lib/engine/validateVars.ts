@@ -132,6 +132,7 @@ export const VARS_READ_ELSEWHERE: Readonly<Record<string, string>> = {
   scaleway: 'playbooks/fleet.ts (the runners\' Scaleway project, credentials and prices)',
   fleet: 'playbooks/fleet.ts (caps, grace period, deletions per run)',
   docs: 'playbooks/docs.ts (the wiki page: project, important paths, services)',
+  server: 'playbooks/docs.ts (a server\'s description, size, services and important paths)',
 };
 
 /** The top-level var names a role's schema reads; undefined when its schema is not an object (it may read anything). */
