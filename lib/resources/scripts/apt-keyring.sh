@@ -62,4 +62,5 @@ elif [ -n "$want" ]; then
 fi
 chmod 0644 "$tmp"
 mv -f -- "$tmp" "$path"
+rm -f -- "$tmp.in"
 trap - EXIT
