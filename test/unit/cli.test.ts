@@ -17,8 +17,11 @@ const DEFAULTS: CliOptions = {
   timeout: undefined,
   acceptNewHostKeys: false,
   detailedExitcode: false,
+  extraVars: [],
+  privateKeys: [],
   verbose: 0,
   help: false,
+  version: false,
 };
 
 function errorOf(argv: string[]): string {
@@ -58,8 +61,11 @@ describe('parseCli', () => {
       timeout: 90,
       acceptNewHostKeys: true,
       detailedExitcode: true,
+      extraVars: [],
+      privateKeys: [],
       verbose: 1,
       help: true,
+      version: false,
     });
   });
 
