@@ -137,6 +137,8 @@ function fromFile(file: string): ExtraVarAssignment[] {
       const reason = m.replace(/, ".*" is not valid JSON$/s, '').replace(/ (in|after) JSON at position \d+.*$/s, ' $1 JSON');
       throw new UserError(`${origin}${jsonWhere(text, m)}: invalid JSON: ${reason}`);
     }
+  } else if (format === 'yaml' && text.split('\n').every((line) => /^\s*(#.*)?$/.test(line))) {
+    data = null; // only comments: js-yaml refuses a file without a document
   } else {
     data = parseText(origin, text, format);
   }
