@@ -98,8 +98,8 @@ function fromKeyValue(arg: string, index: number): ExtraVarAssignment {
 
 /**
  * The TOML value `text` is (3, true, ["a", "b"], "quoted", { secret = "NAME" }),
- * else `text` itself as a string (mania, 19.3.0, https://x.example). Dates stay strings:
- * a var wants the text, not a Date.
+ * else `text` itself as a string (mania, 19.3.0, https://x.example). Dates, inf and nan
+ * stay strings: a var wants the text, not a Date or Infinity.
  */
 export function tomlValueOr(text: string): unknown {
   if (/[\r\n]/.test(text)) return text;
@@ -110,7 +110,8 @@ export function tomlValueOr(text: string): unknown {
     return text;
   }
   const keys = Object.keys(doc);
-  if (keys.length !== 1 || !('v' in doc) || doc.v instanceof Date) return text;
+  // inf and nan are TOML floats, but as a var far more likely words (hostname=nan)
+  if (keys.length !== 1 || !('v' in doc) || doc.v instanceof Date || (typeof doc.v === 'number' && !Number.isFinite(doc.v))) return text;
   return doc.v;
 }
 

@@ -84,6 +84,8 @@ describe('a key=value value', () => {
     expect(tomlValueOr('a b # c')).toBe('a b # c');
     // a date would be a Date object: a var wants the text
     expect(tomlValueOr('2026-12-02')).toBe('2026-12-02');
+    // inf and nan would be floats: far more likely words
+    for (const w of ['inf', 'nan', '+inf', '-nan']) expect(tomlValueOr(w)).toBe(w);
     // never a second key smuggled in after a newline
     expect(tomlValueOr('1\nother = 2')).toBe('1\nother = 2');
   });
