@@ -295,6 +295,18 @@ describe('-e through a playbook run (nothing contacted: the hosts are 127.0.0.1:
     expect(asFile.out + asFile.err).not.toContain('literal-on-the-command-line');
   });
 
+  it('--list-tags and --list-tasks see -e: a timezone given with -e adds its resources', async () => {
+    const path = write('hosts.toml', INVENTORY.replace('timezone = "Etc/UTC"\n', ''));
+    const without = await run(commonEverywhere, ['-i', path, '--list-tags']);
+    expect(without.exitCode, without.err).toBe(0);
+    expect(without.out).toMatch(/^common: common, packages, unattended-upgrades, users$/m);
+    const withTz = await run(commonEverywhere, ['-i', path, '--list-tags', '-e', 'timezone=Europe/Paris']);
+    expect(withTz.out).toMatch(/^common: common, packages, timezone, unattended-upgrades, users$/m);
+    const tasks = await run(commonEverywhere, ['-i', path, '--list-tasks', '--tags', 'timezone', '-e', 'timezone=Europe/Paris']);
+    expect(tasks.exitCode, tasks.err).toBe(0);
+    expect(tasks.out).toContain('local:\n  [common] link:/etc/localtime  tags: common,timezone\n');
+  });
+
   it('a bad -e exits 1 before the inventory is even read', async () => {
     const { exitCode, err } = await run(commonEverywhere, ['-i', join(dir, 'no-such-inventory.toml'), '-e', 'oops']);
     expect(exitCode).toBe(1);
