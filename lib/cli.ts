@@ -65,20 +65,22 @@ export const ENV = {
 
 export const USAGE = `usage: npx tsx playbooks/<playbook>.ts [options]
 
-  -i, --inventory PATH      inventory file (default ${DEFAULT_INVENTORY}) [env ${ENV.inventory}]
+  -i, --inventory PATH      inventory file (default ${DEFAULT_INVENTORY})
+                            [env ${ENV.inventory}]
   -l, --limit PATTERN       only these hosts: names, groups, globs (web*), !excluded,
                             &intersection, comma-separated; matching nothing is an error
                             [env ${ENV.limit}]
   -e, --extra-vars VARS     key=value (the value read as TOML when it is one, else as
                             a string; a.b=v sets b inside table a), @file.toml,
-                            @file.yaml or @file.json; repeatable, later wins; wins over
+                            @file.yaml|yml or @file.json; repeatable, later wins; wins over
                             every inventory var; secrets only as { secret = "NAME" }
   -C, --check               change nothing; show what would change, with diffs
   -D, --diff                show diffs when applying too
   -t, --tags TAGS           run only resources with these tags (comma list, repeatable)
       --skip-tags TAGS      skip resources with these tags (comma list, repeatable)
   -f, --forks N             hosts in parallel (default ${DEFAULT_FORKS}) [env ${ENV.forks}]
-  -u, --user USER           log in as USER instead of the inventory's user [env ${ENV.user}]
+  -u, --user USER           log in as USER instead of the inventory's user
+                            [env ${ENV.user}]
       --private-key PATH    SSH private key to log in with (repeatable)
                             [env ${ENV.privateKey}: paths separated by "${delimiter}"]
       --json PATH           write the machine-readable report to PATH
