@@ -5,7 +5,7 @@
 import { access, constants, open, stat, unlink } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseCli, usage, type CliOptions, type PlaybookFlags, type PlaybookFlagValues } from './cli.js';
+import { parseCli, usage, versionText, type CliOptions, type PlaybookFlags, type PlaybookFlagValues } from './cli.js';
 import { isUserError, UserError } from './errors.js';
 import { loadInventory, type Inventory, type InventoryHost } from './inventory/load.js';
 import { hostsOfPlay, selectHosts } from './inventory/patterns.js';
@@ -15,13 +15,13 @@ import { runHost } from './engine/run.js';
 import type { RoleRun } from './engine/expand.js';
 import type { HostResult } from './engine/report-types.js';
 import type { TagFilter } from './engine/tags.js';
-import type { Role } from './engine/types.js';
+import type { Role, Vars } from './engine/types.js';
 import { ConsoleReporter } from './report/console.js';
 import { buildJsonReport, writeJsonReport, type JsonReport } from './report/json.js';
 import { redact } from './secrets.js';
 import { SshSession, type ConnectOptions } from './transport/ssh.js';
 import { LocalSession } from './transport/local.js';
-import { unreadVars, unreadVarWarnings } from './engine/validateVars.js';
+import { unreadExtraVarWarnings, unreadVars, unreadVarWarnings } from './engine/validateVars.js';
 import { assumedFacts } from './engine/expand.js';
 import { renderPlans } from './render.js';
 
@@ -141,9 +141,13 @@ export async function runPlaybook(def: PlaybookDef, argv: string[], io: Playbook
       io.stdout(usage(flags));
       return { exitCode: 0 };
     }
+    if (opts.version) {
+      io.stdout(versionText());
+      return { exitCode: 0 };
+    }
     const action = (def.actions ?? []).find((a) => typeof opts!.flags?.[a.name] === 'string');
     if (action) {
-      const inventory = await loadInventory(opts.inventory, { resolveSecrets: false });
+      const inventory = await loadInventory(opts.inventory, { resolveSecrets: false, extraVars: opts.extraVars });
       return { exitCode: (await action.run(opts.flags![action.name] as string, { inventory, io })) ?? 0 };
     }
     const plays = def.playsFor ? def.playsFor(opts.flags ?? {}) : def.plays;
@@ -158,14 +162,16 @@ export async function runPlaybook(def: PlaybookDef, argv: string[], io: Playbook
 
 async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO, interrupt: Interrupt): Promise<PlaybookOutcome> {
   const listing = opts.listHosts || opts.listTasks || opts.listTags || Boolean(opts.render);
-  const inv = await loadInventory(opts.inventory, { resolveSecrets: !listing });
+  const inv = await loadInventory(opts.inventory, { resolveSecrets: !listing, extraVars: opts.extraVars });
   const { selected, local } = selectTargets(def, inv, opts.limit);
   const filter: TagFilter = { only: opts.tags, skip: opts.skipTags };
   // --list-tags shows what it can even when some role cannot be expanded
   const targets = targetsOf(def, inv, selected, local);
   const expanded = await expandAll(targets, filter, { source: inv.file, keepGoing: opts.listTags, inventory: inv });
   const unread = unreadVars(new Set(def.plays.flatMap((p) => p.roles)), new Map(targets.map((t) => [t.host, t.vars])));
-  for (const w of unreadVarWarnings(inv.file, def.name, unread)) io.stderr(`warning: ${w}\n`);
+  const fromCli = unread.filter((u) => inv.extraVars?.sets(u.name));
+  for (const w of unreadVarWarnings(inv.file, def.name, unread.filter((u) => !fromCli.includes(u)))) io.stderr(`warning: ${w}\n`);
+  for (const w of unreadExtraVarWarnings(def.name, fromCli)) io.stderr(`warning: ${w}\n`);
   const hosts = [...expanded.hosts.keys()].filter((h) => expanded.hosts.get(h)!.roles.length > 0);
   if (hosts.length === 0) {
     const why = opts.tags.length || opts.skipTags.length ? ' once --tags/--skip-tags are applied' : '';
@@ -336,9 +342,12 @@ function targetsOf(def: PlaybookDef, inv: Inventory, selected: string[], local: 
   return names.map((h) =>
     isInventoryHost(h, inv)
       ? { host: h, vars: inv.hosts.get(h)!.vars, loginUser: inv.hosts.get(h)!.user, roles: roles.get(h)! }
-      : { host: h, vars: inv.groups.get('all')?.vars ?? {}, loginUser: process.env.USER ?? 'root', roles: roles.get(h)! },
+      : { host: h, vars: extraApplied(inv.groups.get('all')?.vars ?? {}, inv), loginUser: process.env.USER ?? 'root', roles: roles.get(h)! },
   );
 }
+
+/** The control machine's vars: the global [vars], then -e (inventory hosts got theirs when the inventory was loaded). */
+const extraApplied = (vars: Vars, inv: Inventory): Vars => inv.extraVars?.apply(vars, `target ${LOCAL}`) ?? vars;
 
 /**
  * Problems that would otherwise surface only after hosts were changed (an

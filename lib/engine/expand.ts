@@ -106,7 +106,7 @@ export interface ExpandedRun {
  * key or factory message), or naming unknown tags with the known ones.
  */
 export async function expandAll(targets: ExpandTarget[], filter: TagFilter, opts: { source: string; keepGoing?: boolean; inventory?: Inventory }): Promise<ExpandedRun> {
-  type Attempt = { role: Role<any>; vars?: Vars; items?: Item[]; problems: string[] };
+  type Attempt = { role: Role<any>; vars?: Vars; items?: Item[]; problems: { message: string; source?: string }[] };
   const attempts = new Map<string, Attempt[]>();
   const tagsByRole = new Map<string, Set<string>>();
   for (const t of targets) {
@@ -114,13 +114,14 @@ export async function expandAll(targets: ExpandTarget[], filter: TagFilter, opts
     for (const role of t.roles) {
       if (!tagsByRole.has(role.name)) tagsByRole.set(role.name, new Set([role.name]));
       const { vars, problems } = validateRoleVars(role, t.host, t.vars);
-      const a: Attempt = { role, vars, problems: problems.map((p) => p.message) };
+      // a var set with -e is named as coming from -e, not from the inventory file
+      const a: Attempt = { role, vars, problems: problems.map((p) => ({ message: p.message, source: opts.inventory?.extraVars?.originOf(p.path) })) };
       if (vars) {
         try {
           a.items = await expandRole({ role, vars }, { host: t.host, facts: assumedFacts(t.host, t.loginUser), inventory: opts.inventory }, filter);
           for (const it of a.items) it.tags.forEach((tag) => tagsByRole.get(role.name)!.add(tag));
         } catch (e: any) {
-          a.problems.push(String(e?.message ?? e).replace(`role ${role.name}: `, ''));
+          a.problems.push({ message: String(e?.message ?? e).replace(`role ${role.name}: `, '') });
         }
       }
       list.push(a);
@@ -132,7 +133,7 @@ export async function expandAll(targets: ExpandTarget[], filter: TagFilter, opts
   const hosts = new Map<string, ExpandedHost>();
   for (const [host, list] of attempts) {
     const kept = list.filter((a) => !roleLeftOut(a.role.name, tagsByRole.get(a.role.name), filter));
-    for (const a of kept) problems.push(...a.problems.map((m) => `${opts.source}: host ${host}, role ${a.role.name}: ${m}`));
+    for (const a of kept) problems.push(...a.problems.map((p) => `${p.source ?? opts.source}: host ${host}, role ${a.role.name}: ${p.message}`));
     hosts.set(host, { roles: kept.map((a) => ({ role: a.role, vars: a.vars! })), items: kept.flatMap((a) => a.items ?? []) });
   }
   if (problems.length && !opts.keepGoing) throw new UserError(`invalid declarations (nothing was contacted):\n  ${problems.join('\n  ')}`);

@@ -11,13 +11,15 @@ export interface VarsProblem {
   host: string;
   role: string;
   message: string;
+  /** the key path it is about (an unknown key's own path) */
+  path: PropertyKey[];
 }
 
 export function validateRoleVars(role: Role<any>, host: string, vars: Vars): { vars?: Vars; problems: VarsProblem[] } {
   if (!role.vars) return { vars, problems: [] };
   const parsed = role.vars.safeParse(vars);
   if (parsed.success) return { vars: { ...vars, ...(parsed.data as Vars) }, problems: [] };
-  return { problems: describeIssues(role.vars, parsed.error).map((message) => ({ host, role: role.name, message })) };
+  return { problems: issuesOf(role.vars, parsed.error).map(({ path, message }) => ({ host, role: role.name, path, message })) };
 }
 
 /**
@@ -25,13 +27,18 @@ export function validateRoleVars(role: Role<any>, host: string, vars: Vars): { v
  * line of its own (`gitlab_runners[0].machine.IdleTimeout: unknown key; did you mean "IdleTime"?`).
  */
 export function describeIssues(schema: ZodType, error: ZodError): string[] {
-  const out: string[] = [];
+  return issuesOf(schema, error).map((i) => i.message);
+}
+
+/** describeIssues' lines with the key path each is about. */
+function issuesOf(schema: ZodType, error: ZodError): { path: PropertyKey[]; message: string }[] {
+  const out: { path: PropertyKey[]; message: string }[] = [];
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
       const known = objectKeysAt(schema, issue.path);
-      for (const key of issue.keys) out.push(`${formatPath([...issue.path, key])}: unknown key${hintFor(key, known)}`);
+      for (const key of issue.keys) out.push({ path: [...issue.path, key], message: `${formatPath([...issue.path, key])}: unknown key${hintFor(key, known)}` });
     } else {
-      out.push(`${formatPath(issue.path)}: ${issue.message}`);
+      out.push({ path: [...issue.path], message: `${formatPath(issue.path)}: ${issue.message}` });
     }
   }
   return out;
@@ -178,4 +185,12 @@ export function unreadVarWarnings(file: string, playbook: string, unread: Unread
       `${file}: var ${u.name} (set for ${u.hosts.join(', ')}) is read by no role of playbook ${playbook}` +
       (u.suggestion ? `; did you mean "${u.suggestion}"?` : '; remove it, or check its spelling'),
   );
+}
+
+/**
+ * The same for vars given with -e: set for this run, so one that no role reads
+ * is worth a warning even when it is near no known name.
+ */
+export function unreadExtraVarWarnings(playbook: string, unread: UnreadVar[]): string[] {
+  return unread.map((u) => `-e: var ${u.name} is read by no role of playbook ${playbook}` + (u.suggestion ? `; did you mean "${u.suggestion}"?` : '; remove it, or check its spelling'));
 }

@@ -2,6 +2,7 @@
 // with their groups (incl. ancestors) and merged vars.
 import { dirname, resolve } from 'node:path';
 import type { Vars } from '../engine/types.js';
+import { ExtraVars, parseExtraVars } from './extraVars.js';
 import { depths, parentsOf, sortForMerge, withAncestors } from './graph.js';
 import { formatOf, parseText, readText } from './parse.js';
 import { displayPath, resolvePath } from './paths.js';
@@ -51,6 +52,8 @@ export interface Inventory {
   hosts: Map<string, InventoryHost>;
   /** "all" first, then declaration order */
   groups: Map<string, InventoryGroup>;
+  /** -e/--extra-vars (secrets resolved), already applied to every host's vars; the control machine's target applies them itself */
+  extraVars?: ExtraVars;
 }
 
 export interface LoadOptions {
@@ -59,6 +62,8 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** where warnings go (default: stderr) */
   warn?: (message: string) => void;
+  /** -e/--extra-vars values as given (key=value, @file): they win over every inventory var of every host */
+  extraVars?: readonly string[];
 }
 
 const DEFAULTS = {
@@ -74,6 +79,7 @@ const DEFAULTS = {
 };
 
 export async function loadInventory(path: string, opts: LoadOptions = {}): Promise<Inventory> {
+  const extra = opts.extraVars?.length ? parseExtraVars(opts.extraVars) : undefined;
   const format = formatOf(path);
   const raw = parseText(path, await readText(path, 'inventory'), format);
   const problems = new Problems(path);
@@ -96,7 +102,7 @@ export async function loadInventory(path: string, opts: LoadOptions = {}): Promi
   );
   const resolved = withSecrets(data!, secrets);
   problems.throwIfAny();
-  return build(file, resolved, env);
+  return build(file, resolved, env, extra?.withSecrets(secrets.opts));
 }
 
 /** The file's data with every secret reference replaced by a Secret. */
@@ -113,7 +119,7 @@ function withSecrets(data: InventoryFile, secrets: SecretResolver): InventoryFil
   };
 }
 
-function build(file: string, data: InventoryFile, env: NodeJS.ProcessEnv): Inventory {
+function build(file: string, data: InventoryFile, env: NodeJS.ProcessEnv, extra: ExtraVars | undefined): Inventory {
   const baseDir = dirname(file);
   const d = { ...DEFAULTS, ...data.defaults };
   const declared = data.groups ?? {};
@@ -138,7 +144,7 @@ function build(file: string, data: InventoryFile, env: NodeJS.ProcessEnv): Inven
       serverAliveInterval: h.server_alive_interval ?? d.server_alive_interval,
       serverAliveCountMax: h.server_alive_count_max ?? d.server_alive_count_max,
       groups,
-      vars: mergeVars(data.vars, ...groups.slice(1).map((g) => declared[g]?.vars), h.vars, data.host_vars?.[name]),
+      vars: withExtra(mergeVars(data.vars, ...groups.slice(1).map((g) => declared[g]?.vars), h.vars, data.host_vars?.[name]), extra, `host ${name}`),
     });
   }
 
@@ -149,7 +155,10 @@ function build(file: string, data: InventoryFile, env: NodeJS.ProcessEnv): Inven
   for (const [name, g] of Object.entries(declared)) {
     groups.set(name, { name, hosts: membersOf(name), children: children.get(name)!, vars: { ...g.vars } });
   }
-  return { file, hosts, groups };
+  return { file, hosts, groups, ...(extra ? { extraVars: extra } : {}) };
 }
+
+/** -e wins over every inventory layer. */
+const withExtra = (vars: Vars, extra: ExtraVars | undefined, target: string): Vars => (extra ? extra.apply(vars, target) : vars);
 
 const unique = <T>(xs: T[]): T[] => [...new Set(xs)];

@@ -63,7 +63,7 @@ describe('strict runner settings', () => {
 
   it('the engine reports the same lines, naming host and role', () => {
     const { problems: p } = validateRoleVars(role, 'mania', { ...base, gitlab_runners: [machineRunner({ IdleTimeout: 1 })] });
-    expect(p).toEqual([{ host: 'mania', role: 'gitlab-runner', message: 'gitlab_runners[0].machine.IdleTimeout: unknown key; did you mean "IdleTime"?' }]);
+    expect(p).toEqual([{ host: 'mania', role: 'gitlab-runner', path: ['gitlab_runners', 0, 'machine', 'IdleTimeout'], message: 'gitlab_runners[0].machine.IdleTimeout: unknown key; did you mean "IdleTime"?' }]);
   });
 
   it('gitlab-runner [runners.docker] keys beyond the typed ones are accepted and written', () => {
