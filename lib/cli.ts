@@ -1,6 +1,7 @@
 // The one flag parser every playbook shares (see "CLI contract" in ARCHITECTURE.md).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UserError } from './errors.js';
+import { resolvePath } from './inventory/paths.js';
 
 export interface CliOptions {
   inventory: string;
@@ -19,6 +20,10 @@ export interface CliOptions {
   /** seconds one remote command may run (unless its resource says otherwise); undefined: the inventory's command_timeout */
   timeout?: number;
   acceptNewHostKeys: boolean;
+  /** -u/--user: the login user of every inventory host (wins over the inventory and ~/.ssh/config) */
+  user?: string;
+  /** --private-key, repeatable: the keys to offer every inventory host, in order ([] when none) */
+  privateKeys: string[];
   detailedExitcode: boolean;
   verbose: number;
   help: boolean;
@@ -62,6 +67,10 @@ export const USAGE = `usage: npx tsx playbooks/<playbook>.ts [options]
                             timeout wins)
       --accept-new-host-keys
                             trust and record a host key seen for the first time
+  -u, --user USER           log in as USER on every host (wins over the inventory
+                            and ~/.ssh/config)
+      --private-key PATH    offer this private key (repeatable, tried in order;
+                            wins over the inventory and ~/.ssh/config)
       --detailed-exitcode   exit 3 when something changed (or would change)
   -v, --verbose             more detail, repeat for more (never secrets)
   -h, --help                show this help
@@ -86,6 +95,8 @@ const OPTIONS = {
   'list-tags': { type: 'boolean' },
   timeout: { type: 'string' },
   'accept-new-host-keys': { type: 'boolean' },
+  user: { type: 'string', short: 'u' },
+  'private-key': { type: 'string', multiple: true },
   'detailed-exitcode': { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v', multiple: true },
   help: { type: 'boolean', short: 'h' },
@@ -130,6 +141,8 @@ export function parseCli(argv: string[] = process.argv.slice(2), extra: Playbook
     listTags: values['list-tags'] ?? false,
     timeout: values.timeout === undefined ? undefined : positiveInt('--timeout', values.timeout),
     acceptNewHostKeys: values['accept-new-host-keys'] ?? false,
+    user: nonEmpty('--user', values.user),
+    privateKeys: (values['private-key'] ?? []).map((k) => resolvePath(nonEmpty('--private-key', k)!, process.cwd(), process.env)),
     detailedExitcode: values['detailed-exitcode'] ?? false,
     verbose: values.verbose?.length ?? 0,
     help: values.help ?? false,

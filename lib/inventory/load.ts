@@ -34,6 +34,11 @@ export interface InventoryHost {
   groups: string[];
   /** merged vars */
   vars: Vars;
+  /**
+   * Which connection settings the inventory sets (host line or [defaults]),
+   * as opposed to rigger's built-in defaults: only those win over ~/.ssh/config.
+   */
+  declared: { host: boolean; port: boolean; user: boolean; privateKey: boolean };
 }
 
 export interface InventoryGroup {
@@ -51,6 +56,8 @@ export interface Inventory {
   hosts: Map<string, InventoryHost>;
   /** "all" first, then declaration order */
   groups: Map<string, InventoryGroup>;
+  /** the ssh client config to read ([defaults] ssh_config): false for none; `explicit` when the inventory names it (then it must exist) */
+  sshConfig: { path: string; explicit: boolean } | false;
 }
 
 export interface LoadOptions {
@@ -65,6 +72,7 @@ const DEFAULTS = {
   user: 'root',
   port: 22,
   private_key: '~/.ssh/id_ed25519',
+  ssh_config: '~/.ssh/config',
   known_hosts: '~/.ssh/known_hosts',
   connect_timeout: 10,
   command_timeout: 3600,
@@ -139,6 +147,12 @@ function build(file: string, data: InventoryFile, env: NodeJS.ProcessEnv): Inven
       serverAliveCountMax: h.server_alive_count_max ?? d.server_alive_count_max,
       groups,
       vars: mergeVars(data.vars, ...groups.slice(1).map((g) => declared[g]?.vars), h.vars, data.host_vars?.[name]),
+      declared: {
+        host: h.host !== undefined,
+        port: (h.port ?? data.defaults?.port) !== undefined,
+        user: (h.user ?? data.defaults?.user) !== undefined,
+        privateKey: (h.private_key ?? data.defaults?.private_key) !== undefined,
+      },
     });
   }
 
@@ -149,7 +163,8 @@ function build(file: string, data: InventoryFile, env: NodeJS.ProcessEnv): Inven
   for (const [name, g] of Object.entries(declared)) {
     groups.set(name, { name, hosts: membersOf(name), children: children.get(name)!, vars: { ...g.vars } });
   }
-  return { file, hosts, groups };
+  const sshConfig = d.ssh_config === false ? false : { path: resolvePath(d.ssh_config, baseDir, env), explicit: data.defaults?.ssh_config !== undefined };
+  return { file, hosts, groups, sshConfig };
 }
 
 const unique = <T>(xs: T[]): T[] => [...new Set(xs)];

@@ -16,6 +16,7 @@ const DEFAULTS: CliOptions = {
   listTags: false,
   timeout: undefined,
   acceptNewHostKeys: false,
+  privateKeys: [],
   detailedExitcode: false,
   verbose: 0,
   help: false,
@@ -57,6 +58,7 @@ describe('parseCli', () => {
       listTags: true,
       timeout: 90,
       acceptNewHostKeys: true,
+      privateKeys: [],
       detailedExitcode: true,
       verbose: 1,
       help: true,
@@ -124,9 +126,18 @@ describe('parseCli', () => {
     expect(errorOf(['--json='])).toBe('--json: expected a value, got an empty string (see --help)');
   });
 
+  it('-u/--user and repeatable --private-key (absolute paths, ~ expanded)', () => {
+    const o = parseCli(['-u', 'deploy', '--private-key', 'keys/a', '--private-key=~/.ssh/b']);
+    expect(o.user).toBe('deploy');
+    expect(o.privateKeys).toEqual([`${process.cwd()}/keys/a`, `${process.env.HOME}/.ssh/b`]);
+    expect(parseCli(['--user=ops']).user).toBe('ops');
+    expect(errorOf(['--user='])).toBe('--user: expected a value, got an empty string (see --help)');
+    expect(errorOf(['--private-key', ''])).toBe('--private-key: expected a value, got an empty string (see --help)');
+  });
+
   it('USAGE documents every flag', () => {
     for (const flag of ['--inventory', '--limit', '--check', '--diff', '--tags', '--skip-tags', '--forks', '--json',
-      '--list-hosts', '--list-tasks', '--list-tags', '--timeout', '--accept-new-host-keys', '--detailed-exitcode', '-v', '--help']) {
+      '--list-hosts', '--list-tasks', '--list-tags', '--timeout', '--accept-new-host-keys', '--user', '--private-key', '--detailed-exitcode', '-v', '--help']) {
       expect(USAGE).toContain(flag);
     }
   });
