@@ -233,3 +233,20 @@ describe('--render and --list-tasks use the resolved login user, connecting to n
     expect(r.out).toMatch(/\[defaults\] ssh_config: cannot read .*gone \(no such file\)/);
   });
 });
+
+describe("the README's bastion example, as written", () => {
+  it('reaches mania through the bastion with the bastion\'s own user and key', async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('### Connections'));
+    const config = /```ssh-config\n([\s\S]*?)```/.exec(section)![1];
+    const hostsToml = /```toml\n([\s\S]*?)```/.exec(section)![1];
+    const inv = await setup(config, `[defaults]\n${hostsToml}\n[groups.runners]\n`);
+    expect(await resolved(inv, 'mania')).toEqual({
+      address: '10.0.1.5',
+      port: 22,
+      user: 'root',
+      identityFiles: [join(home, '.ssh/id_ed25519')],
+      jumps: [{ address: '203.0.113.7', port: 22, user: 'jump', identityFiles: [join(home, '.ssh/bastion_ed25519')] }],
+    });
+  });
+});
