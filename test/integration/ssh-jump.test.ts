@@ -74,6 +74,17 @@ ${o.hosts}
   return join(dir, `${name}.toml`);
 }
 
+/** Established TCP connections to the jump host's sshd (22) or the target's (2222), in their shared namespace; waits up to 5 s for them to go. */
+async function establishedSsh(): Promise<number> {
+  let n = -1;
+  for (let i = 0; i < 50 && n !== 0; i++) {
+    if (i) await new Promise((r) => setTimeout(r, 100));
+    const r = await dexec(hosts.get('jump').containerId, `ss -Htn state established '( sport = :22 or sport = :${TARGET_PORT} )' | wc -l`);
+    n = Number(r.stdout.trim());
+  }
+  return n;
+}
+
 /** A loopback port nothing listens on. */
 async function closedPort(): Promise<number> {
   const srv = createServer();
@@ -123,6 +134,8 @@ describe('jump hosts (ProxyJump) and the ssh config, on real hosts', () => {
     expect(second.report!.hosts.target.status).toBe('ok');
     // no-op run: facts + one batch of probes, over the one shell
     expect(second.report!.hosts.target.remoteCommands).toBe(2);
+    // the session closed its jump connection too: no SSH connection is left on the jump host or the target
+    expect(await establishedSsh()).toBe(0);
   });
 
   it("an unknown jump host key is refused, naming the jump host; --accept-new-host-keys trusts and records it", async () => {
@@ -175,7 +188,7 @@ describe('jump hosts (ProxyJump) and the ssh config, on real hosts', () => {
     expect(await catFile(hosts.get('jump').containerId, '/etc/rigger-jump/login')).toBe('root\n');
   });
 
-  it('--private-key wins over the inventory private_key; a missing one stops the run before any host is contacted', async () => {
+  it('--private-key wins over the inventory private_key; several are tried in order; a missing one stops the run before any host is contacted', async () => {
     await rm(join(dir, 'unauthorized'), { force: true });
     await execFileP('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'unauthorized')]);
     await copyFile(hosts.privateKey, join(dir, 'good_key'));
@@ -185,6 +198,9 @@ describe('jump hosts (ProxyJump) and the ssh config, on real hosts', () => {
     expect(wrong.report!.hosts.direct.status).toBe('unreachable');
     const right = await runCaptured(def, ['-i', inv, '--private-key', join(dir, 'good_key')]);
     expect(right.exitCode, right.output).toBe(0);
+    // several keys are offered in turn: the refused one first, then the one that works
+    const both = await runCaptured(def, ['-i', inv, '--private-key', join(dir, 'unauthorized'), '--private-key', join(dir, 'good_key')]);
+    expect(both.exitCode, both.output).toBe(0);
     const missing = await runCaptured(def, ['-i', inv, '--private-key', join(dir, 'nope')]);
     expect(missing.exitCode).toBe(1);
     expect(missing.output).toContain(`--private-key ${join(dir, 'nope')}: no such file`);
