@@ -372,27 +372,29 @@ async function preflight(opts: CliOptions, hosts: string[], conns: Map<string, R
     if (why) problems.push(`--private-key ${key}: ${why}`);
   }
   // Of several identity files (ssh config), missing ones are skipped as OpenSSH does; none at all is an error.
-  if (!opts.privateKeys.length) {
-    const sets = new Map<string, { files: string[]; what: string; names: string[] }>();
-    for (const h of hosts) {
-      const c = conns.get(h)!;
-      const uses = [{ files: c.identityFiles, what: '' }, ...c.jumps.map((j) => ({ files: j.identityFiles, what: ` (jump host ${j.user}@${j.address}:${j.port})` }))];
-      for (const u of uses) {
-        const id = JSON.stringify(u);
-        if (!sets.has(id)) sets.set(id, { ...u, names: [] });
-        sets.get(id)!.names.push(h);
-      }
+  const cliKeys = JSON.stringify(opts.privateKeys);
+  const sets = new Map<string, { files: string[]; source: string; what: string; names: string[] }>();
+  for (const h of hosts) {
+    const c = conns.get(h)!;
+    const own = inv.hosts.get(h)!.privateKey;
+    const sourceOf = (files: string[]) => (files.length === 1 && files[0] === own ? `${inv.file}: private_key` : `${inv.sshConfig ? inv.sshConfig.path : 'ssh config'}: IdentityFile`);
+    const uses = [{ files: c.identityFiles, what: '' }, ...c.jumps.map((j) => ({ files: j.identityFiles, what: ` (jump host ${j.user}@${j.address}:${j.port})` }))];
+    for (const u of uses) {
+      if (JSON.stringify(u.files) === cliKeys) continue; // checked above
+      const id = JSON.stringify(u);
+      if (!sets.has(id)) sets.set(id, { ...u, source: sourceOf(u.files), names: [] });
+      sets.get(id)!.names.push(h);
     }
-    for (const { files, what, names } of sets.values()) {
-      const whys = await Promise.all(files.map(unreadable));
-      if (!whys.every(Boolean)) continue;
-      const of = `of host${names.length > 1 ? 's' : ''} ${names.join(', ')}${what}`;
-      problems.push(
-        files.length === 1
-          ? `${inv.file}: private_key ${files[0]} ${of}: ${whys[0]}`
-          : `${inv.file}: none of the private keys ${of} can be read: ${files.map((f, i) => `${f} (${whys[i]})`).join(', ')}`,
-      );
-    }
+  }
+  for (const { files, source, what, names } of sets.values()) {
+    const whys = await Promise.all(files.map(unreadable));
+    if (!whys.every(Boolean)) continue;
+    const of = `of host${names.length > 1 ? 's' : ''} ${names.join(', ')}${what}`;
+    problems.push(
+      files.length === 1
+        ? `${source} ${files[0]} ${of}: ${whys[0]}`
+        : `${source}: none of the private keys ${of} can be read: ${files.map((f, i) => `${f} (${whys[i]})`).join(', ')}`,
+    );
   }
   if (problems.length) throw new UserError(problems.join('\n  '));
 }

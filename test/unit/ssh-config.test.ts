@@ -105,6 +105,11 @@ describe('Host blocks as OpenSSH applies them', () => {
     expect((await resolved(inv, 'web1')).identityFiles).toEqual([join(home, '.ssh/w1.lan_2200_deploy'), join(home, 'keys/100%_web1'), join(home, 'with space')]);
   });
 
+  it('HostName may use %h (the name matched)', async () => {
+    const inv = await setup('Host *.lan\n  HostName %h.example.com\n', '[defaults]\n[hosts]\n"db.lan" = {}\n');
+    expect((await resolved(inv, 'db.lan')).address).toBe('db.lan.example.com');
+  });
+
   it('an unknown token is an error naming the file and key', async () => {
     const inv = await setup('Host *\n  IdentityFile ~/.ssh/%C\n', '[defaults]\n[hosts]\nweb1 = {}\n');
     await expect(resolved(inv, 'web1')).rejects.toThrow(/ssh_config: IdentityFile for web1 \(host web1\): unsupported token %C/);
@@ -224,6 +229,22 @@ describe('--render and --list-tasks use the resolved login user, connecting to n
     const listed = await run(['-i', join(dir, 'inv.toml'), '--list-tasks', '-u', 'cli-user']);
     expect(listed.exitCode).toBe(0);
     expect(listed.out).toContain('[whoami] file:/etc/login');
+  });
+
+  it('-v says which Match blocks are ignored', async () => {
+    await setup('Match user x\n  Port 1\n', '[defaults]\n[hosts]\nweb1 = { host = "192.0.2.1" }\n');
+    expect((await run(['-i', join(dir, 'inv.toml'), '--list-tasks', '-v'])).out).toMatch(/note: \S*ssh_config: "Match user x" is ignored \(rigger applies Host blocks only\)/);
+    expect((await run(['-i', join(dir, 'inv.toml'), '--list-tasks'])).out).not.toContain('Match');
+  });
+
+  it('unreadable IdentityFiles of the ssh config (target or jump host) stop a run before anything is contacted', async () => {
+    writeFileSync(join(dir, 'key'), 'not used\n');
+    const config = 'Host 192.0.2.1\n  IdentityFile /nonexistent/a\n  IdentityFile /nonexistent/b\nHost 192.0.2.2\n  ProxyJump bastion\nHost bastion\n  HostName 192.0.2.3\n  IdentityFile /nonexistent/c\n';
+    await setup(config, `[defaults]\n[hosts]\nweb1 = { host = "192.0.2.1" }\nweb2 = { host = "192.0.2.2", private_key = "key" }\n`);
+    const r = await run(['-i', join(dir, 'inv.toml')]);
+    expect(r.exitCode).toBe(1);
+    expect(r.out).toContain(`${join(dir, 'ssh_config')}: IdentityFile: none of the private keys of host web1 can be read: /nonexistent/a (no such file), /nonexistent/b (no such file)`);
+    expect(r.out).toContain(`${join(dir, 'ssh_config')}: IdentityFile /nonexistent/c of host web2 (jump host root@192.0.2.3:22): no such file`);
   });
 
   it('a missing explicit ssh_config stops --list-tasks with exit 1', async () => {
