@@ -6,9 +6,14 @@
 import type { Duplex } from 'node:stream';
 import type { NodeSSH } from 'node-ssh';
 import { HostError, HostKeyError, UnreachableError, isHostError, isHostKeyError, isUnreachable } from '../errors.js';
-import type { JumpHost } from './sshConfig.js';
 
-export type { JumpHost };
+/** One hop on the way to a target (OpenSSH's ProxyJump): reached over the previous hop, or directly for the first. */
+export interface JumpHost {
+  address: string;
+  port: number;
+  user: string;
+  identityFiles: string[];
+}
 
 /** The hops of one session: `sock` reaches the target (undefined without jumps); close() ends every hop. */
 export interface JumpChain {
@@ -16,12 +21,7 @@ export interface JumpChain {
   close(): void;
 }
 
-interface Endpoint {
-  address: string;
-  port: number;
-  user: string;
-  identityFiles: string[];
-}
+type Endpoint = JumpHost;
 
 /**
  * Connects hop by hop with `connect` (the target's own verified connect, so

@@ -16,14 +16,9 @@ import SSHConfig, { type Line } from 'ssh-config';
 import { UserError } from '../errors.js';
 import type { Inventory, InventoryHost } from '../inventory/load.js';
 import { displayPath } from '../inventory/paths.js';
+import type { JumpHost } from './jump.js';
 
-/** One hop on the way to a target (OpenSSH's ProxyJump): reached over the previous hop, or directly for the first. */
-export interface JumpHost {
-  address: string;
-  port: number;
-  user: string;
-  identityFiles: string[];
-}
+export type { JumpHost };
 
 /** The settings of one connection, after command line > inventory > ssh config > built-in defaults. */
 export interface ResolvedConnection {
