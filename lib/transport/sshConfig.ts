@@ -104,7 +104,13 @@ export async function parseSshConfigFile(file: string, env: NodeJS.ProcessEnv = 
 async function parseFile(file: string, env: NodeJS.ProcessEnv, depth: number, notes: string[]): Promise<Block[]> {
   // OpenSSH stops at 16 levels too (a file that includes itself)
   if (depth > 16) throw new UserError(`${file}: Include nested more than 16 levels deep`);
-  const lines = SSHConfig.parse(await readFile(file, 'utf8'));
+  const text = await readFile(file, 'utf8');
+  let lines: SSHConfig;
+  try {
+    lines = SSHConfig.parse(text);
+  } catch (e: any) {
+    throw new UserError(`${file}: not a valid ssh config (${e?.message ?? e})`);
+  }
   const blocks: Block[] = [{ patterns: null, entries: [] }];
   const addEntries = async (block: Block, list: Iterable<Line>) => {
     for (const line of list) {

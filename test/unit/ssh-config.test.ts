@@ -198,6 +198,12 @@ describe('[defaults] ssh_config', () => {
     expect(e.message).toBe(`${join(dir, 'inv.toml')}: [defaults] ssh_config: cannot read ${join(dir, 'nope/config')} (no such file); expected the path of an OpenSSH client config file, or false`);
   });
 
+  it('a file the parser cannot read is an error naming it', async () => {
+    writeFileSync(join(home, '.ssh/broken'), 'Host "unterminated\n  Port 1\n');
+    const inv = await setup('Include broken\n', '[defaults]\n[hosts]\nweb1 = {}\n');
+    await expect(readSshConfig(inv, env)).rejects.toThrow(`${join(home, '.ssh/broken')}: not a valid ssh config (Unexpected line break at unterminated)`);
+  });
+
   it('anything but false or a path is a schema error', async () => {
     writeFileSync(join(dir, 'inv.toml'), '[defaults]\nssh_config = true\n[hosts]\nweb1 = {}\n');
     await expect(loadInventory(join(dir, 'inv.toml'), { env })).rejects.toThrow(/defaults\.ssh_config: expected false or the path of an ssh config file, got true/);
