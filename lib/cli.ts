@@ -3,6 +3,7 @@ import { delimiter } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pkg from '../package.json' with { type: 'json' };
 import { UserError } from './errors.js';
+import { resolvePath } from './inventory/paths.js';
 
 export interface CliOptions {
   inventory: string;
@@ -24,9 +25,9 @@ export interface CliOptions {
   detailedExitcode: boolean;
   /** -e/--extra-vars values as given, in order (parsed by lib/inventory/extraVars.ts when the inventory is loaded) */
   extraVars: string[];
-  /** -u/--user: log in as this user instead of the inventory's */
+  /** -u/--user: the login user of every inventory host (wins over the inventory and ~/.ssh/config) */
   user?: string;
-  /** --private-key PATHs, in order ([] when none) */
+  /** --private-key PATHs (absolute), in order, tried in turn; win over the inventory and ~/.ssh/config ([] when none) */
   privateKeys: string[];
   verbose: number;
   help: boolean;
@@ -79,9 +80,10 @@ export const USAGE = `usage: npx tsx playbooks/<playbook>.ts [options]
   -t, --tags TAGS           run only resources with these tags (comma list, repeatable)
       --skip-tags TAGS      skip resources with these tags (comma list, repeatable)
   -f, --forks N             hosts in parallel (default ${DEFAULT_FORKS}) [env ${ENV.forks}]
-  -u, --user USER           log in as USER instead of the inventory's user
-                            [env ${ENV.user}]
-      --private-key PATH    SSH private key to log in with (repeatable)
+  -u, --user USER           log in as USER on every host (wins over the inventory
+                            and ~/.ssh/config) [env ${ENV.user}]
+      --private-key PATH    offer this private key (repeatable, tried in order;
+                            wins over the inventory and ~/.ssh/config)
                             [env ${ENV.privateKey}: paths separated by "${delimiter}"]
       --json PATH           write the machine-readable report to PATH
       --render DIR          connect to nothing; write under DIR/<host>/ every file the
@@ -184,7 +186,7 @@ export function parseCli(argv: string[] = process.argv.slice(2), extra: Playbook
     detailedExitcode: values['detailed-exitcode'] ?? false,
     extraVars: (values['extra-vars'] ?? []).map((v) => nonEmpty('--extra-vars', v)!),
     user: values.user !== undefined ? userName('--user', values.user) : fromEnv(ENV.user) !== undefined ? userName(ENV.user, fromEnv(ENV.user)!, ENV_HINT) : undefined,
-    privateKeys: values['private-key'] ? values['private-key'].map((k) => nonEmpty('--private-key', k)!) : envKeys ? envKeys.split(delimiter).filter(Boolean) : [],
+    privateKeys: (values['private-key'] ? values['private-key'].map((k) => nonEmpty('--private-key', k)!) : envKeys ? envKeys.split(delimiter).filter(Boolean) : []).map((k) => resolvePath(k, process.cwd(), process.env)),
     verbose: values.verbose?.length ?? 0,
     help: values.help ?? false,
     version: values.version ?? false,

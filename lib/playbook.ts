@@ -21,6 +21,7 @@ import { buildJsonReport, writeJsonReport, type JsonReport } from './report/json
 import { redact } from './secrets.js';
 import { SshSession, type ConnectOptions } from './transport/ssh.js';
 import { LocalSession } from './transport/local.js';
+import { readSshConfig, resolveConnection, type ResolvedConnection } from './transport/sshConfig.js';
 import { unreadExtraVarWarnings, unreadVars, unreadVarWarnings } from './engine/validateVars.js';
 import { assumedFacts } from './engine/expand.js';
 import { renderPlans } from './render.js';
@@ -165,8 +166,10 @@ async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO, inter
   const inv = await loadInventory(opts.inventory, { resolveSecrets: !listing, extraVars: opts.extraVars });
   const { selected, local } = selectTargets(def, inv, opts.limit);
   const filter: TagFilter = { only: opts.tags, skip: opts.skipTags };
+  // Each host's connection (ssh config, -u, --private-key), worked out locally before anything is contacted.
+  const conns = opts.listHosts || opts.listTags ? new Map<string, ResolvedConnection>() : await connectionsOf(inv, selected, opts, io);
   // --list-tags shows what it can even when some role cannot be expanded
-  const targets = targetsOf(def, inv, selected, local);
+  const targets = targetsOf(def, inv, selected, local, conns);
   const expanded = await expandAll(targets, filter, { source: inv.file, keepGoing: opts.listTags, inventory: inv });
   const unread = unreadVars(new Set(def.plays.flatMap((p) => p.roles)), new Map(targets.map((t) => [t.host, t.vars])));
   const fromCli = unread.filter((u) => inv.extraVars?.sets(u.name));
@@ -204,7 +207,7 @@ async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO, inter
   if (blocked.length) throw new UserError(`cannot run yet (nothing was contacted; --render and --list-tasks still work):\n  ${blocked.join('\n  ')}`);
 
   // What would only fail after the hosts were changed is checked first.
-  await preflight(opts, hosts.filter((h) => isInventoryHost(h, inv)).map((h) => inv.hosts.get(h)!), inv);
+  await preflight(opts, hosts.filter((h) => isInventoryHost(h, inv)), conns, inv);
 
   const reporter = new ConsoleReporter({ showDiffs: opts.check || opts.diff, verbose: opts.verbose, colour: io.colour, check: opts.check, write: io.stdout });
   reporter.header(def.name, hosts);
@@ -224,7 +227,7 @@ async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO, inter
     }
     if (interrupt.signal.aborted) break;
     await forEachLimited(targetsNow, opts.forks, async (name) => {
-      const connect = isInventoryHost(name, inv) ? () => SshSession.open(connectOptions(inv.hosts.get(name)!, opts)) : () => LocalSession.open();
+      const connect = isInventoryHost(name, inv) ? () => SshSession.open(connectOptions(inv.hosts.get(name)!, conns.get(name)!, opts)) : () => LocalSession.open();
       const result = await runHost(name, connect, roles.get(name)!, {
         check: opts.check,
         wantDiff: opts.check || opts.diff || Boolean(opts.json),
@@ -293,13 +296,22 @@ function skippedResult(roles: RoleRun[], why: string): HostResult {
   };
 }
 
-function connectOptions(host: InventoryHost, opts: CliOptions): ConnectOptions {
+/** The connection of every selected inventory host: command line > inventory > ssh config > built-in defaults. */
+async function connectionsOf(inv: Inventory, selected: string[], opts: CliOptions, io: PlaybookIO): Promise<Map<string, ResolvedConnection>> {
+  const config = await readSshConfig(inv);
+  if (config && opts.verbose) for (const note of config.notes) io.stderr(`note: ${note}\n`);
+  const flags = { user: opts.user, privateKeys: opts.privateKeys };
+  return new Map(selected.filter((h) => isInventoryHost(h, inv)).map((h) => [h, resolveConnection(inv.hosts.get(h)!, config, flags)]));
+}
+
+function connectOptions(host: InventoryHost, conn: ResolvedConnection, opts: CliOptions): ConnectOptions {
   return {
     host: host.name,
-    address: host.address,
-    port: host.port,
-    user: host.user,
-    privateKey: host.privateKey,
+    address: conn.address,
+    port: conn.port,
+    user: conn.user,
+    identityFiles: conn.identityFiles,
+    jumps: conn.jumps,
     knownHosts: host.knownHosts,
     acceptNewHostKeys: opts.acceptNewHostKeys,
     connectTimeoutMs: host.connectTimeout * 1000,
@@ -332,7 +344,7 @@ function selectTargets(def: PlaybookDef, inv: Inventory, limit: string | undefin
  * For each selected target, the roles of every play that includes it (in play
  * order), with its vars; the control machine gets the inventory's global vars.
  */
-function targetsOf(def: PlaybookDef, inv: Inventory, selected: string[], local: boolean): ExpandTarget[] {
+function targetsOf(def: PlaybookDef, inv: Inventory, selected: string[], local: boolean, conns: Map<string, ResolvedConnection>): ExpandTarget[] {
   const names = local ? [...selected, LOCAL] : selected;
   const roles = new Map<string, Role<any>[]>(names.map((h) => [h, []]));
   for (const play of def.plays) {
@@ -341,7 +353,7 @@ function targetsOf(def: PlaybookDef, inv: Inventory, selected: string[], local: 
   }
   return names.map((h) =>
     isInventoryHost(h, inv)
-      ? { host: h, vars: inv.hosts.get(h)!.vars, loginUser: inv.hosts.get(h)!.user, roles: roles.get(h)! }
+      ? { host: h, vars: inv.hosts.get(h)!.vars, loginUser: conns.get(h)?.user ?? inv.hosts.get(h)!.user, roles: roles.get(h)! }
       : { host: h, vars: extraApplied(inv.groups.get('all')?.vars ?? {}, inv), loginUser: process.env.USER ?? 'root', roles: roles.get(h)! },
   );
 }
@@ -353,20 +365,45 @@ const extraApplied = (vars: Vars, inv: Inventory): Vars => inv.extraVars?.apply(
  * Problems that would otherwise surface only after hosts were changed (an
  * unwritable report) or be mistaken for an unreachable host (a missing key).
  */
-async function preflight(opts: CliOptions, hosts: InventoryHost[], inv: Inventory): Promise<void> {
+async function preflight(opts: CliOptions, hosts: string[], conns: Map<string, ResolvedConnection>, inv: Inventory): Promise<void> {
   const problems: string[] = [];
   if (opts.json) {
     const why = await unwritable(opts.json);
     if (why) problems.push(`--json ${opts.json}: cannot write the report there (${why})`);
   }
-  const keys = new Map<string, string[]>();
-  for (const h of hosts) keys.set(h.privateKey, [...(keys.get(h.privateKey) ?? []), h.name]);
-  for (const [key, names] of keys) {
-    const why = await access(key, constants.R_OK).then(
+  const unreadable = async (key: string) =>
+    access(key, constants.R_OK).then(
       () => stat(key).then((s) => (s.isFile() ? undefined : 'not a file')),
       (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : String(e.code ?? e)),
     );
-    if (why) problems.push(`${inv.file}: private_key ${key} of host${names.length > 1 ? 's' : ''} ${names.join(', ')}: ${why}`);
+  for (const key of opts.privateKeys) {
+    const why = await unreadable(key);
+    if (why) problems.push(`--private-key ${key}: ${why}`);
+  }
+  // Of several identity files (ssh config), missing ones are skipped as OpenSSH does; none at all is an error.
+  const cliKeys = JSON.stringify(opts.privateKeys);
+  const sets = new Map<string, { files: string[]; source: string; what: string; names: string[] }>();
+  for (const h of hosts) {
+    const c = conns.get(h)!;
+    const own = inv.hosts.get(h)!.privateKey;
+    const sourceOf = (files: string[]) => (files.length === 1 && files[0] === own ? `${inv.file}: private_key` : `${inv.sshConfig ? inv.sshConfig.path : 'ssh config'}: IdentityFile`);
+    const uses = [{ files: c.identityFiles, what: '' }, ...c.jumps.map((j) => ({ files: j.identityFiles, what: ` (jump host ${j.user}@${j.address}:${j.port})` }))];
+    for (const u of uses) {
+      if (JSON.stringify(u.files) === cliKeys) continue; // checked above
+      const id = JSON.stringify(u);
+      if (!sets.has(id)) sets.set(id, { ...u, source: sourceOf(u.files), names: [] });
+      sets.get(id)!.names.push(h);
+    }
+  }
+  for (const { files, source, what, names } of sets.values()) {
+    const whys = await Promise.all(files.map(unreadable));
+    if (!whys.every(Boolean)) continue;
+    const of = `of host${names.length > 1 ? 's' : ''} ${names.join(', ')}${what}`;
+    problems.push(
+      files.length === 1
+        ? `${source} ${files[0]} ${of}: ${whys[0]}`
+        : `${source}: none of the private keys ${of} can be read: ${files.map((f, i) => `${f} (${whys[i]})`).join(', ')}`,
+    );
   }
   if (problems.length) throw new UserError(problems.join('\n  '));
 }

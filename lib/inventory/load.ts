@@ -35,6 +35,11 @@ export interface InventoryHost {
   groups: string[];
   /** merged vars */
   vars: Vars;
+  /**
+   * Which connection settings the inventory sets (host line or [defaults]),
+   * as opposed to rigger's built-in defaults: only those win over ~/.ssh/config.
+   */
+  declared: { host: boolean; port: boolean; user: boolean; privateKey: boolean };
 }
 
 export interface InventoryGroup {
@@ -54,6 +59,8 @@ export interface Inventory {
   groups: Map<string, InventoryGroup>;
   /** -e/--extra-vars (secrets resolved), already applied to every host's vars; the control machine's target applies them itself */
   extraVars?: ExtraVars;
+  /** the ssh client config to read ([defaults] ssh_config): false for none; `explicit` when the inventory names it (then it must exist) */
+  sshConfig: { path: string; explicit: boolean } | false;
 }
 
 export interface LoadOptions {
@@ -70,6 +77,7 @@ const DEFAULTS = {
   user: 'root',
   port: 22,
   private_key: '~/.ssh/id_ed25519',
+  ssh_config: '~/.ssh/config',
   known_hosts: '~/.ssh/known_hosts',
   connect_timeout: 10,
   command_timeout: 3600,
@@ -145,6 +153,12 @@ function build(file: string, data: InventoryFile, env: NodeJS.ProcessEnv, extra:
       serverAliveCountMax: h.server_alive_count_max ?? d.server_alive_count_max,
       groups,
       vars: withExtra(mergeVars(data.vars, ...groups.slice(1).map((g) => declared[g]?.vars), h.vars, data.host_vars?.[name]), extra, `host ${name}`),
+      declared: {
+        host: h.host !== undefined,
+        port: (h.port ?? data.defaults?.port) !== undefined,
+        user: (h.user ?? data.defaults?.user) !== undefined,
+        privateKey: (h.private_key ?? data.defaults?.private_key) !== undefined,
+      },
     });
   }
 
@@ -155,7 +169,8 @@ function build(file: string, data: InventoryFile, env: NodeJS.ProcessEnv, extra:
   for (const [name, g] of Object.entries(declared)) {
     groups.set(name, { name, hosts: membersOf(name), children: children.get(name)!, vars: { ...g.vars } });
   }
-  return { file, hosts, groups, ...(extra ? { extraVars: extra } : {}) };
+  const sshConfig = d.ssh_config === false ? false : { path: resolvePath(d.ssh_config, baseDir, env), explicit: data.defaults?.ssh_config !== undefined };
+  return { file, hosts, groups, sshConfig, ...(extra ? { extraVars: extra } : {}) };
 }
 
 /** -e wins over every inventory layer. */

@@ -55,7 +55,12 @@ const groupSchema = table({
 });
 
 export const inventorySchema = table({
-  defaults: table({ ...connection, secrets: text.optional() }).optional(),
+  defaults: table({
+    ...connection,
+    secrets: text.optional(),
+    /** the OpenSSH client config to read for Host blocks (default ~/.ssh/config when it exists); false: none */
+    ssh_config: z.union([z.literal(false), text], { error: 'false or the path of an ssh config file' }).optional(),
+  }).optional(),
   vars: vars.optional(),
   hosts: z.preprocess(nullAsEmpty, z.record(z.string(), hostSchema, { error: 'a table of hosts ([hosts])' })),
   groups: z.preprocess(nullAsEmpty, z.record(z.string(), groupSchema, { error: 'a table of groups' })).optional(),

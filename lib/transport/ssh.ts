@@ -6,11 +6,13 @@
 import { readFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { NodeSSH } from 'node-ssh';
+import type { Duplex } from 'node:stream';
 import type { ClientChannel } from 'ssh2';
 import type { Remote, RunOptions, RunResult } from '../engine/types.js';
 import { HostError, HostKeyError, UnreachableError, isHostError } from '../errors.js';
 import { hostKeyAlgorithmsFor, judgeHostKey, keyTypeOf, lookupKnownKeys, recordKnownKey, type HostKeyVerdict } from './knownHosts.js';
 import { PersistentShell, formatMs } from './shell.js';
+import { openJumps, type JumpChain, type JumpHost } from './jump.js';
 import { shq } from '../resources/shell.js';
 
 export { HostKeyError, UnreachableError };
@@ -20,7 +22,10 @@ export interface ConnectOptions {
   address: string;
   port: number;
   user: string;
-  privateKey: string;
+  /** private keys to offer, in order (those that exist) */
+  identityFiles: string[];
+  /** ProxyJump: the hops to go through, first one connected to directly */
+  jumps?: JumpHost[];
   knownHosts: string;
   acceptNewHostKeys: boolean;
   connectTimeoutMs: number;
@@ -84,21 +89,25 @@ export class SshSession implements Remote {
     private ssh: NodeSSH,
     private shell: PersistentShell,
     readonly become: boolean,
+    private jumps: JumpChain,
   ) {}
 
   static async open(opts: ConnectOptions): Promise<SshSession> {
-    const ssh = await connectVerified(opts);
+    const jumps = await openJumps(opts, connectVerified);
+    let ssh: NodeSSH | undefined;
     const become = opts.user !== 'root';
     try {
+      ssh = await connectVerified(opts, jumps.sock);
       const channel = await execChannel(ssh, become ? 'sudo -n -H /bin/sh' : '/bin/sh');
-      const killGroup = (pgid: number, signal: 'TERM' | 'KILL') => execOnce(ssh, `${become ? 'sudo -n ' : ''}kill -s ${signal} -- -${pgid}`);
+      const killGroup = (pgid: number, signal: 'TERM' | 'KILL') => execOnce(ssh!, `${become ? 'sudo -n ' : ''}kill -s ${signal} -- -${pgid}`);
       const shell = new PersistentShell(channel, { killGroup });
-      const session = new SshSession(opts, ssh, shell, become);
+      const session = new SshSession(opts, ssh, shell, become, jumps);
       session.watchConnection();
       channel.write(ENV + lockLine(Math.ceil((opts.lockTimeoutMs ?? 300_000) / 1000), opts.check ?? false));
       return session;
     } catch (e) {
-      ssh.dispose();
+      ssh?.dispose();
+      jumps.close();
       throw e;
     }
   }
@@ -177,12 +186,18 @@ export class SshSession implements Remote {
 
   async verifyNewConnection(): Promise<void> {
     this.roundTrips++;
-    const ssh = await connectVerified({ ...this.opts, acceptNewHostKeys: false });
+    const opts = { ...this.opts, acceptNewHostKeys: false };
+    const jumps = await openJumps(opts, connectVerified);
     try {
-      const r = await ssh.execCommand(this.become ? 'sudo -n true' : 'true');
-      if (r.code !== 0) throw new Error(`a new SSH connection works but "${this.become ? 'sudo -n true' : 'true'}" failed: ${r.stderr.trim()}`);
+      const ssh = await connectVerified(opts, jumps.sock);
+      try {
+        const r = await ssh.execCommand(this.become ? 'sudo -n true' : 'true');
+        if (r.code !== 0) throw new Error(`a new SSH connection works but "${this.become ? 'sudo -n true' : 'true'}" failed: ${r.stderr.trim()}`);
+      } finally {
+        ssh.dispose();
+      }
     } finally {
-      ssh.dispose();
+      jumps.close();
     }
   }
 
@@ -197,18 +212,16 @@ export class SshSession implements Remote {
     this.closing = true;
     this.shell.close();
     this.ssh.dispose();
+    this.jumps.close();
   }
 }
 
-async function connectVerified(opts: ConnectOptions): Promise<NodeSSH> {
+/** One SSH connection, directly or over `sock` (a channel through a jump host). */
+async function connectVerified(opts: ConnectOptions, sock?: Duplex): Promise<NodeSSH> {
   const where = `${opts.address}:${opts.port}`;
-  let privateKey: string;
-  try {
-    privateKey = await readFile(opts.privateKey, 'utf8');
-  } catch (e: any) {
-    // Not "unreachable": nothing was tried. (The CLI checks every key before connecting to any host.)
-    throw new HostError(`cannot read private key ${opts.privateKey}: ${e?.code === 'ENOENT' ? 'no such file' : (e?.code ?? e)}`, { phase: 'connect' });
-  }
+  const keys = await readKeys(opts.identityFiles);
+  // One key as before; several are offered in turn, as OpenSSH tries each IdentityFile.
+  const auth = keys.length === 1 ? { privateKey: keys[0] } : { authHandler: keys.map((key) => ({ type: 'publickey' as const, username: opts.user, key })) };
   const known = await lookupKnownKeys(opts.knownHosts, opts.address, opts.port);
   let verdict = 'unknown' as HostKeyVerdict;
   let presented: Buffer | undefined;
@@ -219,7 +232,8 @@ async function connectVerified(opts: ConnectOptions): Promise<NodeSSH> {
       host: opts.address,
       port: opts.port,
       username: opts.user,
-      privateKey,
+      ...auth,
+      sock: sock as any,
       readyTimeout: opts.connectTimeoutMs,
       keepaliveInterval: opts.aliveIntervalMs ?? 15_000,
       keepaliveCountMax: opts.aliveCountMax ?? 3,
@@ -241,6 +255,15 @@ async function connectVerified(opts: ConnectOptions): Promise<NodeSSH> {
   }
   if (verdict === 'unknown' && presented) await recordKnownKey(opts.knownHosts, opts.address, opts.port, presented);
   return ssh;
+}
+
+/** The identity files that can be read (missing ones are skipped, as OpenSSH does); none at all is an error. */
+async function readKeys(files: string[]): Promise<string[]> {
+  const read = await Promise.all(files.map((f) => readFile(f, 'utf8').then((k) => ({ k }), (e: NodeJS.ErrnoException) => ({ f, why: e?.code === 'ENOENT' ? 'no such file' : (e?.code ?? String(e)) }))));
+  const keys = read.flatMap((r) => ('k' in r ? [r.k] : []));
+  // Not "unreachable": nothing was tried. (The CLI checks the keys before connecting to any host.)
+  if (!keys.length) throw new HostError(`cannot read private key ${read.map((r) => ('f' in r ? `${r.f} (${r.why})` : '')).join(', ') || '(none given)'}`, { phase: 'connect' });
+  return keys;
 }
 
 function execChannel(ssh: NodeSSH, command: string): Promise<ClientChannel> {

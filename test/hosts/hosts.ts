@@ -24,8 +24,10 @@ export interface TestHost {
   name: string;
   /** Always 127.0.0.1. */
   host: string;
-  /** sshd of this host, published on 127.0.0.1. */
+  /** sshd of this host, published on 127.0.0.1 (with `networkOf`: its port inside that host's network namespace, not published). */
   port: number;
+  /** The host whose network namespace this one shares (reachable only from inside it, e.g. through it as a jump host). */
+  networkOf?: string;
   containerId: string;
   containerName: string;
   groups: string[];
@@ -75,6 +77,14 @@ export interface UpOptions {
   groups?: string[] | Record<string, string[]>;
   /** Host folder mounted read-only at /srv/fixtures in every host. */
   fixturesDir?: string;
+  /**
+   * Per host name: run it in the network namespace of another host of this
+   * run (`docker run --network container:`), publishing no port: it is
+   * reachable only from inside that host, on `sshPort`.
+   */
+  networkOf?: Record<string, string>;
+  /** Per host name: the port its sshd listens on (default 22); needed with `networkOf`, where 22 is taken. */
+  sshPort?: Record<string, number>;
   /** State folder; default $RIGGER_TESTHOSTS_DIR or <repo>/.testhosts. */
   dir?: string;
   /** Per-host boot timeout; default 60 s (+1 s per host beyond 5). */
@@ -179,16 +189,28 @@ export async function upHosts(opts: UpOptions = {}): Promise<TestHosts> {
   const starting = new Semaphore(6); // docker run is mostly daemon-side work; a few at a time
   log(`starting ${names.length} host(s) from ${image} (run ${runId})`);
 
+  const networkOf = opts.networkOf ?? {};
+  for (const [n, other] of Object.entries(networkOf)) {
+    if (!names.includes(n) || !names.includes(other) || networkOf[other]) throw new Error(`networkOf: ${n} -> ${other}: both must be hosts of this run, and ${other} must have a network of its own`);
+    if (!opts.sshPort?.[n] || opts.sshPort[n] === 22) throw new Error(`networkOf: ${n} shares the network of ${other}, whose sshd has port 22: give ${n} another sshPort`);
+  }
+  const containerOf = (name: string) => `rigger-th-${runId}-${name}`;
   let hosts: TestHost[];
   try {
-    hosts = await mapLimit(names, names.length, async (name) => {
-      const containerName = `rigger-th-${runId}-${name}`;
+    // Hosts that join another's network start once that one exists.
+    const startHost = async (name: string): Promise<TestHost> => {
+      const containerName = containerOf(name);
       const t = Date.now();
-      const { containerId, port } = await starting.use(() => startContainer({ name, containerName, image, runId, fixturesDir }));
+      const sshPort = opts.sshPort?.[name] ?? 22;
+      const portConf = sshPort === 22 ? null : path.join(dir, `sshd-port-${name}.conf`);
+      if (portConf) await fs.writeFile(portConf, `Port ${sshPort}\n`);
+      const network = networkOf[name] ? containerOf(networkOf[name]) : null;
+      const { containerId, port } = await starting.use(() => startContainer({ name, containerName, image, runId, fixturesDir, network, portConf, sshPort }));
       const tStarted = Date.now();
       const keys = await bootAndSetup(containerId, name, publicKey, bootTimeoutMs, log);
       const tBooted = Date.now();
-      await waitSshBanner(port, name, 20_000);
+      if (network) await waitListening(containerId, sshPort, name, 20_000);
+      else await waitSshBanner(port, name, 20_000);
       if (debug) {
         log(`${name}: queued+run ${tStarted - t} ms, boot ${tBooted - tStarted} ms, ssh ${Date.now() - tBooted} ms (at +${Date.now() - t0} ms)`);
       }
@@ -196,12 +218,16 @@ export async function upHosts(opts: UpOptions = {}): Promise<TestHosts> {
         name,
         host: '127.0.0.1',
         port,
+        ...(networkOf[name] ? { networkOf: networkOf[name] } : {}),
         containerId,
         containerName,
         groups: [...groupsOf(name)],
         knownHosts: keys.map((k) => `[127.0.0.1]:${port} ${k}`),
       };
-    });
+    };
+    const first = await mapLimit(names.filter((n) => !networkOf[n]), names.length, startHost);
+    const second = await mapLimit(names.filter((n) => networkOf[n]), names.length, startHost);
+    hosts = names.map((n) => [...first, ...second].find((h) => h.name === n)!);
   } catch (e) {
     log(`up failed; removing the containers of run ${runId}`);
     await removeContainers(['--filter', `label=${RUN_LABEL}=${runId}`]).catch(() => {});
@@ -295,6 +321,8 @@ async function removeContainers(filter: string[]): Promise<number> {
 
 async function removeStateFiles(dir: string): Promise<void> {
   for (const f of STATE_FILES) await fs.rm(path.join(dir, f), { force: true });
+  // the sshd port drop-ins of hosts started with sshPort
+  for (const f of await fs.readdir(dir).catch(() => [] as string[])) if (/^sshd-port-[\w-]+\.conf$/.test(f)) await fs.rm(path.join(dir, f), { force: true });
 }
 
 async function startContainer(o: {
@@ -303,11 +331,16 @@ async function startContainer(o: {
   image: string;
   runId: string;
   fixturesDir: string | null;
+  /** container whose network namespace to join (then no --hostname and no published port) */
+  network?: string | null;
+  /** sshd_config drop-in that sets the port, and that port */
+  portConf?: string | null;
+  sshPort?: number;
 }): Promise<{ containerId: string; port: number }> {
   const argv = [
     'docker', 'run', '-d',
     '--name', o.containerName,
-    '--hostname', o.name,
+    ...(o.network ? ['--network', `container:${o.network}`] : ['--hostname', o.name]),
     '--label', `${LABEL}=1`,
     '--label', `${RUN_LABEL}=${o.runId}`,
     '--label', `${NAME_LABEL}=${o.name}`,
@@ -318,7 +351,8 @@ async function startContainer(o: {
     '-v', '/sys/fs/cgroup:/sys/fs/cgroup:ro',
     '-e', 'container=docker',
     // sshd on loopback only; Docker picks a free port.
-    '-p', '127.0.0.1::22',
+    ...(o.network ? [] : ['-p', `127.0.0.1::${o.sshPort ?? 22}`]),
+    ...(o.portConf ? ['-v', `${o.portConf}:/etc/ssh/sshd_config.d/rigger-port.conf:ro`] : []),
     ...(o.fixturesDir ? ['-v', `${o.fixturesDir}:/srv/fixtures:ro`] : []),
     o.image,
     '/sbin/init',
@@ -326,7 +360,8 @@ async function startContainer(o: {
   for (let attempt = 1; ; attempt++) {
     try {
       const containerId = (await run(argv)).stdout.trim();
-      const mapping = (await run(['docker', 'port', containerId, '22/tcp'])).stdout.trim().split('\n');
+      if (o.network) return { containerId, port: o.sshPort ?? 22 };
+      const mapping = (await run(['docker', 'port', containerId, `${o.sshPort ?? 22}/tcp`])).stdout.trim().split('\n');
       const m = mapping.map((l) => /^127\.0\.0\.1:(\d+)$/.exec(l.trim())).find(Boolean);
       if (!m) throw new Error(`container ${o.containerName}: unexpected port mapping ${JSON.stringify(mapping)}`);
       return { containerId, port: Number(m[1]) };
@@ -408,6 +443,14 @@ done
   return keys;
 }
 
+/** Waits until sshd listens on `port` inside a container whose port is not published. */
+async function waitListening(containerId: string, port: number, name: string, timeoutMs: number): Promise<void> {
+  const tries = Math.ceil(timeoutMs / 100);
+  const script = `i=0; while [ $i -lt ${tries} ]; do ss -Hltn 'sport = :${port}' | grep -q . && exit 0; i=$((i+1)); sleep 0.1; done; exit 1`;
+  const r = await run(['docker', 'exec', containerId, 'sh', '-c', script], { allowFail: true, timeoutMs: timeoutMs + 10_000 });
+  if (r.code !== 0) throw new Error(`sshd of test host ${name} does not listen on port ${port} inside its container`);
+}
+
 /** Waits until the published port forwards to a live sshd (it sends an SSH-2.0 banner). */
 async function waitSshBanner(port: number, name: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -456,10 +499,14 @@ function inventoryToml(s: TestHostsState): string {
     'user = "root"',
     'private_key = "id_ed25519"',
     'known_hosts = "known_hosts"',
+    '# the test hosts do not depend on the ~/.ssh/config of whoever runs the tests',
+    'ssh_config = false',
     '',
     '[hosts]',
     ...s.hosts.map(
-      (h) => `${key(h.name)} = { host = ${tomlString(h.host)}, port = ${h.port}, groups = [${h.groups.map(tomlString).join(', ')}] }`,
+      (h) =>
+        `${key(h.name)} = { host = ${tomlString(h.host)}, port = ${h.port}, groups = [${h.groups.map(tomlString).join(', ')}] }` +
+        (h.networkOf ? ` # reachable only from inside ${h.networkOf}` : ''),
     ),
     '',
   ];

@@ -132,9 +132,18 @@ describe('parseCli', () => {
     expect(errorOf(['--json='])).toBe('--json: expected a value, got an empty string (see --help)');
   });
 
+  it('-u/--user and repeatable --private-key (absolute paths, ~ expanded)', () => {
+    const o = parseCli(['-u', 'deploy', '--private-key', 'keys/a', '--private-key=~/.ssh/b']);
+    expect(o.user).toBe('deploy');
+    expect(o.privateKeys).toEqual([`${process.cwd()}/keys/a`, `${process.env.HOME}/.ssh/b`]);
+    expect(parseCli(['--user=ops']).user).toBe('ops');
+    expect(errorOf(['--user='])).toMatch(/^--user: expected a login user name/);
+    expect(errorOf(['--private-key', ''])).toBe('--private-key: expected a value, got an empty string (see --help)');
+  });
+
   it('USAGE documents every flag', () => {
     for (const flag of ['--inventory', '--limit', '--check', '--diff', '--tags', '--skip-tags', '--forks', '--json',
-      '--list-hosts', '--list-tasks', '--list-tags', '--timeout', '--accept-new-host-keys', '--detailed-exitcode', '-v', '--help']) {
+      '--list-hosts', '--list-tasks', '--list-tags', '--timeout', '--accept-new-host-keys', '--user', '--private-key', '--detailed-exitcode', '-v', '--help']) {
       expect(USAGE).toContain(flag);
     }
   });
@@ -152,10 +161,10 @@ describe('-e, -u, --private-key, --version', () => {
     expect(errorOf(['-e'])).toBe('option --extra-vars needs a value (see --help)');
   });
 
-  it('-u/--user and --private-key (repeatable)', () => {
+  it('-u/--user and --private-key (repeatable; paths made absolute)', () => {
     const o = parseCli(['-u', 'deploy', '--private-key', 'k1', '--private-key=~/.ssh/k2'], {}, {});
     expect(o.user).toBe('deploy');
-    expect(o.privateKeys).toEqual(['k1', '~/.ssh/k2']);
+    expect(o.privateKeys).toEqual([`${process.cwd()}/k1`, `${process.env.HOME}/.ssh/k2`]);
     expect(parseCli(['--user=admin'], {}, {}).user).toBe('admin');
     expect(errorOf(['-u', 'root@mania'])).toBe('--user: expected a login user name (no spaces, "@" or ":"), got "root@mania" (see --help)');
     expect(errorOf(['--user='])).toMatch(/^--user: expected a login user name/);
@@ -208,7 +217,7 @@ describe('environment defaults', () => {
 
   it('the flag wins (an overridden variable is not even read)', () => {
     const o = parseCli(['-i', 'x.toml', '-l', 'mania', '-f', '2', '--timeout', '5', '-u', 'root', '--private-key', 'k'], {}, { ...env, RIGGER_FORKS: 'bad', RIGGER_TIMEOUT: 'bad' });
-    expect(o).toMatchObject({ inventory: 'x.toml', limit: 'mania', forks: 2, timeout: 5, user: 'root', privateKeys: ['k'] });
+    expect(o).toMatchObject({ inventory: 'x.toml', limit: 'mania', forks: 2, timeout: 5, user: 'root', privateKeys: [`${process.cwd()}/k`] });
     expect(parseCli(['--accept-new-host-keys'], {}, { RIGGER_ACCEPT_NEW_HOST_KEYS: '0' }).acceptNewHostKeys).toBe(true);
   });
 

@@ -34,7 +34,7 @@ describe('malformed inventories', () => {
 
   it('unknown keys at every level', async () => {
     expect(await linesOf('unknown-key.toml')).toEqual([
-      'unknown-key.toml: defaults.usr: expected one of the keys port, user, private_key, known_hosts, connect_timeout, command_timeout, lock_timeout, server_alive_interval, server_alive_count_max, secrets, got an unknown key',
+      'unknown-key.toml: defaults.usr: expected one of the keys port, user, private_key, known_hosts, connect_timeout, command_timeout, lock_timeout, server_alive_interval, server_alive_count_max, secrets, ssh_config, got an unknown key',
       'unknown-key.toml: hosts.mania.prot: expected one of the keys host, port, user, private_key, known_hosts, connect_timeout, command_timeout, lock_timeout, server_alive_interval, server_alive_count_max, groups, vars, got an unknown key',
       'unknown-key.toml: hostz: expected one of the keys defaults, vars, hosts, groups, host_vars, got an unknown key',
     ]);

@@ -89,6 +89,7 @@ describe('loadInventory: defaults', () => {
       serverAliveCountMax: 3,
       groups: ['all'],
       vars: {},
+      declared: { host: true, port: false, user: false, privateKey: false },
     });
     expect(inv.hosts.get('web2')!.address).toBe('web2');
     expect([...inv.groups.keys()]).toEqual(['all']);
