@@ -2,7 +2,7 @@
 // with assumed facts (declaration errors exit 1 before anything is contacted)
 // -> (in parallel, bounded by --forks) each host's plays -> console recap,
 // JSON report, exit code.
-import { access, constants, open, stat, unlink } from 'node:fs/promises';
+import { open, stat, unlink } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseCli, usage, type CliOptions, type PlaybookFlags, type PlaybookFlagValues } from './cli.js';
@@ -20,6 +20,7 @@ import { ConsoleReporter } from './report/console.js';
 import { buildJsonReport, writeJsonReport, type JsonReport } from './report/json.js';
 import { redact } from './secrets.js';
 import { SshSession, type ConnectOptions } from './transport/ssh.js';
+import { AuthSetupError, planAuth } from './transport/sshAuth.js';
 import { LocalSession } from './transport/local.js';
 import { unreadVars, unreadVarWarnings } from './engine/validateVars.js';
 import { assumedFacts } from './engine/expand.js';
@@ -293,7 +294,7 @@ function connectOptions(host: InventoryHost, opts: CliOptions): ConnectOptions {
     address: host.address,
     port: host.port,
     user: host.user,
-    privateKey: host.privateKey,
+    identityFiles: identityFilesOf(host),
     knownHosts: host.knownHosts,
     acceptNewHostKeys: opts.acceptNewHostKeys,
     connectTimeoutMs: host.connectTimeout * 1000,
@@ -302,6 +303,11 @@ function connectOptions(host: InventoryHost, opts: CliOptions): ConnectOptions {
     lockTimeoutMs: host.lockTimeout * 1000,
     check: opts.check,
   };
+}
+
+/** The private key files of a host, in the order they are tried (after the agent's keys). */
+function identityFilesOf(host: InventoryHost): string[] {
+  return [host.privateKey];
 }
 
 /** The control machine is a target of its own unless the inventory names a host "local". */
@@ -342,7 +348,9 @@ function targetsOf(def: PlaybookDef, inv: Inventory, selected: string[], local: 
 
 /**
  * Problems that would otherwise surface only after hosts were changed (an
- * unwritable report) or be mistaken for an unreachable host (a missing key).
+ * unwritable report) or be mistaken for an unreachable host (no key to log in
+ * with). Keys are loaded here, so a passphrase is asked for before any host is
+ * contacted; a missing key file is fine while an agent holds keys.
  */
 async function preflight(opts: CliOptions, hosts: InventoryHost[], inv: Inventory): Promise<void> {
   const problems: string[] = [];
@@ -350,14 +358,21 @@ async function preflight(opts: CliOptions, hosts: InventoryHost[], inv: Inventor
     const why = await unwritable(opts.json);
     if (why) problems.push(`--json ${opts.json}: cannot write the report there (${why})`);
   }
-  const keys = new Map<string, string[]>();
-  for (const h of hosts) keys.set(h.privateKey, [...(keys.get(h.privateKey) ?? []), h.name]);
-  for (const [key, names] of keys) {
-    const why = await access(key, constants.R_OK).then(
-      () => stat(key).then((s) => (s.isFile() ? undefined : 'not a file')),
-      (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : String(e.code ?? e)),
-    );
-    if (why) problems.push(`${inv.file}: private_key ${key} of host${names.length > 1 ? 's' : ''} ${names.join(', ')}: ${why}`);
+  const byKeys = new Map<string, { files: string[]; user: string; names: string[] }>();
+  for (const h of hosts) {
+    const files = identityFilesOf(h);
+    const group = byKeys.get(files.join('\0')) ?? { files, user: h.user, names: [] };
+    group.names.push(h.name);
+    byKeys.set(files.join('\0'), group);
+  }
+  for (const { files, user, names } of byKeys.values()) {
+    try {
+      await planAuth({ user, identityFiles: files });
+    } catch (e) {
+      if (!(e instanceof AuthSetupError)) throw e;
+      const of = `of host${names.length > 1 ? 's' : ''} ${names.join(', ')}`;
+      problems.push(e.file ? `${inv.file}: private_key ${e.file} ${of}: ${e.detail}` : `${inv.file}: hosts ${names.join(', ')}: ${e.message}`);
+    }
   }
   if (problems.length) throw new UserError(problems.join('\n  '));
 }

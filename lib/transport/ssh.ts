@@ -3,7 +3,6 @@
 // keepalives (a host that stops answering fails as unreachable), a lock on
 // the host (two rigger runs on one host take turns) and a way to stop the
 // command that is running (timeout, interrupt).
-import { readFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { NodeSSH } from 'node-ssh';
 import type { ClientChannel } from 'ssh2';
@@ -11,6 +10,7 @@ import type { Remote, RunOptions, RunResult } from '../engine/types.js';
 import { HostError, HostKeyError, UnreachableError, isHostError } from '../errors.js';
 import { hostKeyAlgorithmsFor, judgeHostKey, keyTypeOf, lookupKnownKeys, recordKnownKey, type HostKeyVerdict } from './knownHosts.js';
 import { PersistentShell, formatMs } from './shell.js';
+import { AuthSetupError, planAuth, type AuthPlan } from './sshAuth.js';
 import { shq } from '../resources/shell.js';
 
 export { HostKeyError, UnreachableError };
@@ -20,7 +20,10 @@ export interface ConnectOptions {
   address: string;
   port: number;
   user: string;
-  privateKey: string;
+  /** private key files, tried in order after the agent's keys (a missing one is skipped) */
+  identityFiles: string[];
+  /** ssh-agent's socket; undefined: $SSH_AUTH_SOCK; false: no agent */
+  agent?: string | false;
   knownHosts: string;
   acceptNewHostKeys: boolean;
   connectTimeoutMs: number;
@@ -202,12 +205,13 @@ export class SshSession implements Remote {
 
 async function connectVerified(opts: ConnectOptions): Promise<NodeSSH> {
   const where = `${opts.address}:${opts.port}`;
-  let privateKey: string;
+  let auth: AuthPlan;
   try {
-    privateKey = await readFile(opts.privateKey, 'utf8');
+    auth = await planAuth({ user: opts.user, identityFiles: opts.identityFiles, agent: opts.agent });
   } catch (e: any) {
-    // Not "unreachable": nothing was tried. (The CLI checks every key before connecting to any host.)
-    throw new HostError(`cannot read private key ${opts.privateKey}: ${e?.code === 'ENOENT' ? 'no such file' : (e?.code ?? e)}`, { phase: 'connect' });
+    // Not "unreachable": nothing was tried. (The CLI checks every host's keys before connecting to any.)
+    if (e instanceof AuthSetupError) throw new HostError(e.message, { phase: 'connect' });
+    throw e;
   }
   const known = await lookupKnownKeys(opts.knownHosts, opts.address, opts.port);
   let verdict = 'unknown' as HostKeyVerdict;
@@ -219,7 +223,7 @@ async function connectVerified(opts: ConnectOptions): Promise<NodeSSH> {
       host: opts.address,
       port: opts.port,
       username: opts.user,
-      privateKey,
+      authHandler: auth.methods,
       readyTimeout: opts.connectTimeoutMs,
       keepaliveInterval: opts.aliveIntervalMs ?? 15_000,
       keepaliveCountMax: opts.aliveCountMax ?? 3,
@@ -237,6 +241,8 @@ async function connectVerified(opts: ConnectOptions): Promise<NodeSSH> {
     if (verdict === 'revoked') throw new HostKeyError(`host key for ${where} is marked @revoked in ${opts.knownHosts}`);
     if (verdict === 'unknown' && presented && !opts.acceptNewHostKeys)
       throw new HostKeyError(`host key for ${where} is not in ${opts.knownHosts}; pass --accept-new-host-keys to trust it on first use`);
+    if (e?.level === 'client-authentication')
+      throw new UnreachableError(`cannot log in as ${opts.user}@${where}: the server accepted none of ${auth.tried}${auth.skipped.length ? ` (skipped: ${auth.skipped.join('; ')})` : ''}`, { phase: 'connect' });
     throw new UnreachableError(`cannot connect to ${opts.user}@${where}: ${e.message ?? e}`, { phase: 'connect' });
   }
   if (verdict === 'unknown' && presented) await recordKnownKey(opts.knownHosts, opts.address, opts.port, presented);
