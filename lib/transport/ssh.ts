@@ -241,8 +241,10 @@ async function connectVerified(opts: ConnectOptions): Promise<NodeSSH> {
     if (verdict === 'revoked') throw new HostKeyError(`host key for ${where} is marked @revoked in ${opts.knownHosts}`);
     if (verdict === 'unknown' && presented && !opts.acceptNewHostKeys)
       throw new HostKeyError(`host key for ${where} is not in ${opts.knownHosts}; pass --accept-new-host-keys to trust it on first use`);
-    if (e?.level === 'client-authentication')
-      throw new UnreachableError(`cannot log in as ${opts.user}@${where}: the server accepted none of ${auth.tried}${auth.skipped.length ? ` (skipped: ${auth.skipped.join('; ')})` : ''}`, { phase: 'connect' });
+    const skipped = auth.skipped.length ? ` (skipped: ${auth.skipped.join('; ')})` : '';
+    if (e?.level === 'client-authentication') throw new UnreachableError(`cannot log in as ${opts.user}@${where}: the server accepted none of ${auth.tried}${skipped}`, { phase: 'connect' });
+    if (/too many authentication failures/i.test(e?.message ?? ''))
+      throw new UnreachableError(`cannot log in as ${opts.user}@${where}: the server stopped accepting attempts (its MaxAuthTries) while trying ${auth.tried}${skipped}`, { phase: 'connect' });
     throw new UnreachableError(`cannot connect to ${opts.user}@${where}: ${e.message ?? e}`, { phase: 'connect' });
   }
   if (verdict === 'unknown' && presented) await recordKnownKey(opts.knownHosts, opts.address, opts.port, presented);

@@ -11,7 +11,7 @@ import { homedir } from 'node:os';
 import { ReadStream, WriteStream } from 'node:tty';
 import { read } from 'read';
 import ssh2 from 'ssh2';
-import type { AgentAuthMethod, ParsedKey, PublicKeyAuthMethod } from 'ssh2';
+import type { AgentAuthMethod, IdentityCallback, ParsedKey, PublicKeyAuthMethod, SignCallback, SigningRequestOptions } from 'ssh2';
 
 export interface AuthOptions {
   user: string;
@@ -89,14 +89,44 @@ function listAgentKeys(socket: string): Promise<ParsedKey[]> {
   });
 }
 
-/** Whether the agent holds the key whose public half is beside `file` (`file.pub`, as ssh-keygen writes it). */
-async function agentHolds(agent: AgentState, file: string): Promise<boolean> {
-  if (!agent.keys?.length) return false;
+/** The public half of a protected key file, from `file.pub` beside it (as ssh-keygen writes it). */
+async function publicBeside(file: string): Promise<Buffer | undefined> {
   const pub = await readFile(`${file}.pub`, 'utf8').catch(() => undefined);
-  const parsed = pub === undefined ? undefined : firstKey(ssh2.utils.parseKey(pub));
-  if (!parsed) return false;
-  const blob = parsed.getPublicSSH();
-  return agent.keys.some((k) => k.getPublicSSH().equals(blob));
+  return pub === undefined ? undefined : firstKey(ssh2.utils.parseKey(pub))?.getPublicSSH();
+}
+
+const holds = (agent: AgentState, blob: Buffer | undefined) => Boolean(blob && agent.keys?.some((k) => k.getPublicSSH().equals(blob)));
+
+/**
+ * The agent, offering first the keys that are also identity files, as OpenSSH
+ * does: the key meant for these hosts is tried before the server's
+ * MaxAuthTries (6 by default) is used up by the agent's other keys.
+ */
+class FilesFirstAgent extends ssh2.BaseAgent<ParsedKey> {
+  private inner: ssh2.OpenSSHAgent;
+  constructor(
+    socket: string,
+    private first: Buffer[],
+  ) {
+    super();
+    this.inner = new ssh2.OpenSSHAgent(socket);
+  }
+  getIdentities(cb: IdentityCallback<ParsedKey>): void {
+    this.inner.getIdentities((err, keys) => {
+      if (err || !keys) return cb(err, keys);
+      // an OpenSSH agent's identities are parsed keys
+      const parsed = keys as ParsedKey[];
+      const rank = (k: ParsedKey) => {
+        const i = this.first.findIndex((b) => b.equals(k.getPublicSSH()));
+        return i < 0 ? this.first.length : i;
+      };
+      cb(null, [...parsed].sort((a, b) => rank(a) - rank(b)));
+    });
+  }
+  sign(pubKey: ParsedKey, data: Buffer, options: SigningRequestOptions | SignCallback, cb?: SignCallback): void {
+    if (typeof options === 'function') this.inner.sign(pubKey, data, options);
+    else this.inner.sign(pubKey, data, options, cb);
+  }
 }
 
 // ---------------------------------------------------------- identity files
@@ -197,12 +227,13 @@ export async function planAuth(opts: AuthOptions, ask: AskPassphrase = askOnTerm
   const tried: string[] = [];
   const skipped: Array<{ file: string; why: string }> = [];
   const skip = (file: string, why: string) => void skipped.push({ file, why });
-  if (agent.keys?.length) {
-    methods.push({ type: 'agent', username: opts.user, agent: agent.socket! });
-    tried.push(`agent (${agent.keys.length} key${agent.keys.length > 1 ? 's' : ''})`);
-  }
   const loaded: Array<[string, Loaded]> = [];
   for (const file of opts.identityFiles) loaded.push([file, await loadFile(file)]);
+  if (agent.keys?.length) {
+    const blobs = await Promise.all(loaded.map(([file, l]) => (l.kind === 'key' ? l.key.getPublicSSH() : l.kind === 'encrypted' ? publicBeside(file) : undefined)));
+    methods.push({ type: 'agent', username: opts.user, agent: new FilesFirstAgent(agent.socket!, blobs.filter((b): b is Buffer => b !== undefined)) });
+    tried.push(`agent (${agent.keys.length} key${agent.keys.length > 1 ? 's' : ''})`);
+  }
   // Without a terminal, a protected key is left out while another way remains;
   // when none does, its error says what to do.
   const usable = (l: Loaded) => l.kind === 'key';
@@ -215,7 +246,7 @@ export async function planAuth(opts: AuthOptions, ask: AskPassphrase = askOnTerm
     }
     let key: ParsedKey;
     if (l.kind === 'encrypted') {
-      if (await agentHolds(agent, file)) {
+      if (holds(agent, await publicBeside(file))) {
         skip(file, 'in the agent');
         continue;
       }
@@ -238,7 +269,7 @@ export async function planAuth(opts: AuthOptions, ask: AskPassphrase = askOnTerm
       key = l.key;
     }
     // A key the agent holds is tried there already: trying it twice costs one of the server's MaxAuthTries.
-    if (agent.keys?.some((k) => k.getPublicSSH().equals(key.getPublicSSH()))) {
+    if (holds(agent, key.getPublicSSH())) {
       skip(file, 'in the agent');
       continue;
     }

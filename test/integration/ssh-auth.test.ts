@@ -157,6 +157,34 @@ describe('a key held only by ssh-agent', () => {
     }
   });
 
+  it("the identity file's key goes first in a crowded agent, before the server's MaxAuthTries is used up", async () => {
+    // an agent of its own: six unauthorised keys, then the right one (sshd's MaxAuthTries is 6)
+    const sock = join(dir, 'crowded-agent.sock');
+    const crowded = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
+      const env = { ...process.env, SSH_AUTH_SOCK: sock };
+      for (let i = 0; i < 6; i++) {
+        const k = join(dir, `id_crowd${i}`);
+        await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', k]);
+        await run(['ssh-add', '-q', k], { env });
+      }
+      const inv = await inventory('crowded.toml', state.privateKey, ['h1']);
+      // the right key only as a file: the agent's six use up the tries first (OpenSSH does no better), and the error says so
+      const refused = await runWithoutTerminal(inv, '/opt/rigger-it-sshauth/crowded.txt', sock);
+      expect(refused.code, refused.output).toBe(2);
+      expect(JSON.parse(refused.report).hosts.h1.error).toBe(
+        `cannot log in as root@127.0.0.1:${state.hosts[0].port}: the server stopped accepting attempts (its MaxAuthTries) while trying agent (6 keys), ${state.privateKey}`,
+      );
+      await run(['ssh-add', '-q', state.privateKey], { env });
+      const r = await runWithoutTerminal(inv, '/opt/rigger-it-sshauth/crowded.txt', sock);
+      expect(r.code, r.output).toBe(0);
+      expect(await exists('h1', '/opt/rigger-it-sshauth/crowded.txt')).toBe(true);
+    } finally {
+      crowded.kill();
+    }
+  });
+
   it('when no key is accepted, the error names the methods tried, and no key material', async () => {
     const wrong = join(dir, 'id_wrong');
     await run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', wrong]);

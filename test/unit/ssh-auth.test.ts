@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ParsedKey } from 'ssh2';
 import { AuthSetupError, displayPath, planAuth, type AskPassphrase } from '../../lib/transport/sshAuth.js';
 
 const PASSPHRASE = 'correct horse 7';
@@ -158,7 +159,7 @@ describe('with a real ssh-agent', () => {
     const other = keygen();
     const plan = await planAuth({ user: 'root', identityFiles: [inAgent, join(dir, 'missing'), other], agent: sock }, answers());
     expect(plan.methods.map((m) => m.type)).toEqual(['agent', 'publickey']);
-    expect(plan.methods[0]).toMatchObject({ type: 'agent', agent: sock, username: 'root' });
+    expect(plan.methods[0]).toMatchObject({ type: 'agent', username: 'root' });
     expect(plan.tried).toBe(`agent (2 keys), ${other}`);
     expect(plan.skipped).toEqual([`${inAgent}: in the agent`, `${join(dir, 'missing')}: no such file`]);
   });
@@ -174,6 +175,20 @@ describe('with a real ssh-agent', () => {
       if (saved === undefined) delete process.env.SSH_AUTH_SOCK;
       else process.env.SSH_AUTH_SOCK = saved;
     }
+  });
+
+  it('the agent offers first the keys that are also identity files (as OpenSSH), so MaxAuthTries is not spent on others', async () => {
+    const offered = async (files: string[]) => {
+      const m = (await planAuth({ user: 'root', identityFiles: files, agent: sock }, answers())).methods[0];
+      const agentObj = m.type === 'agent' ? m.agent : undefined;
+      if (!agentObj || typeof agentObj === 'string') throw new Error('expected an agent object');
+      const keys = await new Promise<ParsedKey[]>((resolve, reject) => agentObj.getIdentities((err, k) => (err ? reject(err) : resolve(k as ParsedKey[]))));
+      return keys.map((k) => k.comment);
+    };
+    const [added, encAdded] = [inAgent, encInAgent].map((f) => `unit-${f.split('_').pop()}`);
+    expect(await offered([])).toEqual([added, encAdded]); // the agent's own order
+    expect(await offered([encInAgent])).toEqual([encAdded, added]); // its public half from the .pub beside it
+    expect(await offered([join(dir, 'missing'), encInAgent, inAgent])).toEqual([encAdded, added]);
   });
 
   it('a protected file whose key the agent holds: no passphrase asked', async () => {
