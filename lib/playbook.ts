@@ -20,7 +20,7 @@ import { ConsoleReporter } from './report/console.js';
 import { buildJsonReport, writeJsonReport, type JsonReport } from './report/json.js';
 import { redact } from './secrets.js';
 import { SshSession, type ConnectOptions } from './transport/ssh.js';
-import { AuthSetupError, planAuth } from './transport/sshAuth.js';
+import { AuthSetupError, displayPath, planAuth } from './transport/sshAuth.js';
 import { LocalSession } from './transport/local.js';
 import { unreadVars, unreadVarWarnings } from './engine/validateVars.js';
 import { assumedFacts } from './engine/expand.js';
@@ -371,7 +371,7 @@ async function preflight(opts: CliOptions, hosts: InventoryHost[], inv: Inventor
     } catch (e) {
       if (!(e instanceof AuthSetupError)) throw e;
       const of = `of host${names.length > 1 ? 's' : ''} ${names.join(', ')}`;
-      problems.push(e.file ? `${inv.file}: private_key ${e.file} ${of}: ${e.detail}` : `${inv.file}: hosts ${names.join(', ')}: ${e.message}`);
+      problems.push(e.file ? `${inv.file}: private_key ${displayPath(e.file)} ${of}: ${e.detail}` : `${inv.file}: hosts ${names.join(', ')}: ${e.message}`);
     }
   }
   if (problems.length) throw new UserError(problems.join('\n  '));
