@@ -172,7 +172,7 @@ const decrypted = new Map<string, Promise<ParsedKey | { declined: true }>>();
 /** One prompt at a time on the terminal. */
 let promptQueue: Promise<unknown> = Promise.resolve();
 
-export const MAX_PASSPHRASE_TRIES = 3;
+const MAX_PASSPHRASE_TRIES = 3;
 
 const NO_TERMINAL = 'protected by a passphrase and there is no terminal to ask for it';
 
@@ -206,11 +206,6 @@ function decryptOnce(file: string, enc: { text: string; hash: string }, ask: Ask
     decrypted.set(enc.hash, done);
   }
   return done;
-}
-
-/** For tests: forget the decrypted keys (a new run). */
-export function forgetDecryptedKeys(): void {
-  decrypted.clear();
 }
 
 // ---------------------------------------------------------------- the plan
