@@ -20,6 +20,7 @@ import { ConsoleReporter } from './report/console.js';
 import { buildJsonReport, writeJsonReport, type JsonReport } from './report/json.js';
 import { redact } from './secrets.js';
 import { SshSession, type ConnectOptions } from './transport/ssh.js';
+import { AuthSetupError, displayPath, planAuth } from './transport/sshAuth.js';
 import { LocalSession } from './transport/local.js';
 import { readSshConfig, resolveConnection, type ResolvedConnection } from './transport/sshConfig.js';
 import { unreadExtraVarWarnings, unreadVars, unreadVarWarnings } from './engine/validateVars.js';
@@ -363,7 +364,9 @@ const extraApplied = (vars: Vars, inv: Inventory): Vars => inv.extraVars?.apply(
 
 /**
  * Problems that would otherwise surface only after hosts were changed (an
- * unwritable report) or be mistaken for an unreachable host (a missing key).
+ * unwritable report) or be mistaken for an unreachable host (no key to log in
+ * with). Keys are loaded here, so a passphrase is asked for before any host is
+ * contacted; a missing key file is fine while an agent holds keys.
  */
 async function preflight(opts: CliOptions, hosts: string[], conns: Map<string, ResolvedConnection>, inv: Inventory): Promise<void> {
   const problems: string[] = [];
@@ -376,34 +379,38 @@ async function preflight(opts: CliOptions, hosts: string[], conns: Map<string, R
       () => stat(key).then((s) => (s.isFile() ? undefined : 'not a file')),
       (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : String(e.code ?? e)),
     );
+  const before = problems.length;
   for (const key of opts.privateKeys) {
     const why = await unreadable(key);
     if (why) problems.push(`--private-key ${key}: ${why}`);
   }
+  const cliKeysBad = problems.length > before;
   // Of several identity files (ssh config), missing ones are skipped as OpenSSH does; none at all is an error.
   const cliKeys = JSON.stringify(opts.privateKeys);
-  const sets = new Map<string, { files: string[]; source: string; what: string; names: string[] }>();
+  const sets = new Map<string, { files: string[]; user: string; source: string; what: string; names: string[] }>();
   for (const h of hosts) {
     const c = conns.get(h)!;
     const own = inv.hosts.get(h)!.privateKey;
     const sourceOf = (files: string[]) => (files.length === 1 && files[0] === own ? `${inv.file}: private_key` : `${inv.sshConfig ? inv.sshConfig.path : 'ssh config'}: IdentityFile`);
-    const uses = [{ files: c.identityFiles, what: '' }, ...c.jumps.map((j) => ({ files: j.identityFiles, what: ` (jump host ${j.user}@${j.address}:${j.port})` }))];
+    const uses = [{ files: c.identityFiles, user: c.user, what: '' }, ...c.jumps.map((j) => ({ files: j.identityFiles, user: j.user, what: ` (jump host ${j.user}@${j.address}:${j.port})` }))];
     for (const u of uses) {
-      if (JSON.stringify(u.files) === cliKeys) continue; // checked above
+      const fromCli = JSON.stringify(u.files) === cliKeys;
+      if (fromCli && cliKeysBad) continue; // already reported
       const id = JSON.stringify(u);
-      if (!sets.has(id)) sets.set(id, { ...u, source: sourceOf(u.files), names: [] });
+      if (!sets.has(id)) sets.set(id, { ...u, source: fromCli ? '--private-key' : sourceOf(u.files), names: [] });
       sets.get(id)!.names.push(h);
     }
   }
-  for (const { files, source, what, names } of sets.values()) {
-    const whys = await Promise.all(files.map(unreadable));
-    if (!whys.every(Boolean)) continue;
-    const of = `of host${names.length > 1 ? 's' : ''} ${names.join(', ')}${what}`;
-    problems.push(
-      files.length === 1
-        ? `${source} ${files[0]} ${of}: ${whys[0]}`
-        : `${source}: none of the private keys ${of} can be read: ${files.map((f, i) => `${f} (${whys[i]})`).join(', ')}`,
-    );
+  // Loading the keys here asks for a passphrase before any host is contacted; a
+  // missing key file is fine while an agent holds keys (planAuth says when not).
+  for (const { files, user, source, what, names } of sets.values()) {
+    try {
+      await planAuth({ user, identityFiles: files });
+    } catch (e) {
+      if (!(e instanceof AuthSetupError)) throw e;
+      const of = `of host${names.length > 1 ? 's' : ''} ${names.join(', ')}${what}`;
+      problems.push(e.file ? `${source} ${displayPath(e.file)} ${of}: ${e.detail}` : `${source}: host${names.length > 1 ? 's' : ''} ${names.join(', ')}${what}: ${e.message}`);
+    }
   }
   if (problems.length) throw new UserError(problems.join('\n  '));
 }

@@ -3,7 +3,6 @@
 // keepalives (a host that stops answering fails as unreachable), a lock on
 // the host (two rigger runs on one host take turns) and a way to stop the
 // command that is running (timeout, interrupt).
-import { readFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { NodeSSH } from 'node-ssh';
 import type { Duplex } from 'node:stream';
@@ -13,6 +12,7 @@ import { HostError, HostKeyError, UnreachableError, isHostError } from '../error
 import { hostKeyAlgorithmsFor, judgeHostKey, keyTypeOf, lookupKnownKeys, recordKnownKey, type HostKeyVerdict } from './knownHosts.js';
 import { PersistentShell, formatMs } from './shell.js';
 import { openJumps, type JumpChain, type JumpHost } from './jump.js';
+import { AuthSetupError, planAuth, type AuthPlan } from './sshAuth.js';
 import { shq } from '../resources/shell.js';
 
 export { HostKeyError, UnreachableError };
@@ -22,8 +22,10 @@ export interface ConnectOptions {
   address: string;
   port: number;
   user: string;
-  /** private keys to offer, in order (those that exist) */
+  /** private key files, tried in order after the agent's keys (a missing one is skipped) */
   identityFiles: string[];
+  /** ssh-agent's socket; undefined: $SSH_AUTH_SOCK; false: no agent */
+  agent?: string | false;
   /** ProxyJump: the hops to go through, first one connected to directly */
   jumps?: JumpHost[];
   knownHosts: string;
@@ -219,9 +221,14 @@ export class SshSession implements Remote {
 /** One SSH connection, directly or over `sock` (a channel through a jump host). */
 async function connectVerified(opts: ConnectOptions, sock?: Duplex): Promise<NodeSSH> {
   const where = `${opts.address}:${opts.port}`;
-  const keys = await readKeys(opts.identityFiles);
-  // One key as before; several are offered in turn, as OpenSSH tries each IdentityFile.
-  const auth = keys.length === 1 ? { privateKey: keys[0] } : { authHandler: keys.map((key) => ({ type: 'publickey' as const, username: opts.user, key })) };
+  let auth: AuthPlan;
+  try {
+    auth = await planAuth({ user: opts.user, identityFiles: opts.identityFiles, agent: opts.agent });
+  } catch (e: any) {
+    // Not "unreachable": nothing was tried. (The CLI checks every host's keys before connecting to any.)
+    if (e instanceof AuthSetupError) throw new HostError(e.message, { phase: 'connect' });
+    throw e;
+  }
   const known = await lookupKnownKeys(opts.knownHosts, opts.address, opts.port);
   let verdict = 'unknown' as HostKeyVerdict;
   let presented: Buffer | undefined;
@@ -232,7 +239,7 @@ async function connectVerified(opts: ConnectOptions, sock?: Duplex): Promise<Nod
       host: opts.address,
       port: opts.port,
       username: opts.user,
-      ...auth,
+      authHandler: auth.methods,
       sock: sock as any,
       readyTimeout: opts.connectTimeoutMs,
       keepaliveInterval: opts.aliveIntervalMs ?? 15_000,
@@ -251,19 +258,14 @@ async function connectVerified(opts: ConnectOptions, sock?: Duplex): Promise<Nod
     if (verdict === 'revoked') throw new HostKeyError(`host key for ${where} is marked @revoked in ${opts.knownHosts}`);
     if (verdict === 'unknown' && presented && !opts.acceptNewHostKeys)
       throw new HostKeyError(`host key for ${where} is not in ${opts.knownHosts}; pass --accept-new-host-keys to trust it on first use`);
+    const skipped = auth.skipped.length ? ` (skipped: ${auth.skipped.join('; ')})` : '';
+    if (e?.level === 'client-authentication') throw new UnreachableError(`cannot log in as ${opts.user}@${where}: the server accepted none of ${auth.tried}${skipped}`, { phase: 'connect' });
+    if (/too many authentication failures/i.test(e?.message ?? ''))
+      throw new UnreachableError(`cannot log in as ${opts.user}@${where}: the server stopped accepting attempts (its MaxAuthTries) while trying ${auth.tried}${skipped}`, { phase: 'connect' });
     throw new UnreachableError(`cannot connect to ${opts.user}@${where}: ${e.message ?? e}`, { phase: 'connect' });
   }
   if (verdict === 'unknown' && presented) await recordKnownKey(opts.knownHosts, opts.address, opts.port, presented);
   return ssh;
-}
-
-/** The identity files that can be read (missing ones are skipped, as OpenSSH does); none at all is an error. */
-async function readKeys(files: string[]): Promise<string[]> {
-  const read = await Promise.all(files.map((f) => readFile(f, 'utf8').then((k) => ({ k }), (e: NodeJS.ErrnoException) => ({ f, why: e?.code === 'ENOENT' ? 'no such file' : (e?.code ?? String(e)) }))));
-  const keys = read.flatMap((r) => ('k' in r ? [r.k] : []));
-  // Not "unreachable": nothing was tried. (The CLI checks the keys before connecting to any host.)
-  if (!keys.length) throw new HostError(`cannot read private key ${read.map((r) => ('f' in r ? `${r.f} (${r.why})` : '')).join(', ') || '(none given)'}`, { phase: 'connect' });
-  return keys;
 }
 
 function execChannel(ssh: NodeSSH, command: string): Promise<ClientChannel> {

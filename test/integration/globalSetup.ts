@@ -49,6 +49,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('testhostsDir', dir);
   // Workers are started after globalSetup and inherit this.
   process.env.RIGGER_TESTHOSTS_DIR = dir;
+  // rigger tries ssh-agent's keys first: the developer's own agent must not take part in the
+  // tests (its keys would use up the test hosts' MaxAuthTries). ssh-auth.test.ts starts its own.
+  delete process.env.SSH_AUTH_SOCK;
 
   return async () => {
     await down();

@@ -81,6 +81,7 @@ describe('bad input found before any host is contacted', () => {
   let port: number;
   let connections = 0;
   let dir: string;
+  let savedAgent: string | undefined;
   beforeAll(async () => {
     server = createServer((sock) => {
       connections++;
@@ -90,8 +91,14 @@ describe('bad input found before any host is contacted', () => {
     port = (server.address() as { port: number }).port;
     dir = mkdtempSync(join(tmpdir(), 'rigger-badinput-'));
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'id_test')]);
+    // A missing key file is an error only without an ssh-agent: the developer's own agent must not count.
+    savedAgent = process.env.SSH_AUTH_SOCK;
+    delete process.env.SSH_AUTH_SOCK;
   });
-  afterAll(() => server.close());
+  afterAll(() => {
+    server.close();
+    if (savedAgent !== undefined) process.env.SSH_AUTH_SOCK = savedAgent;
+  });
 
   /** An inventory of two hosts on the counting listener, plus `extra` TOML. */
   function inventory(name: string, extra = '', defaults = '', key = 'id_test') {
@@ -128,7 +135,7 @@ describe('bad input found before any host is contacted', () => {
     ['--tags that leave nothing to run', () => [webDef, ['-i', inventory('c.toml'), '--skip-tags', 'web']], /no play of web applies to the selected hosts \(web1, web2\) once --tags\/--skip-tags are applied/],
     ['--json into a directory that does not exist', () => [webDef, ['-i', inventory('d.toml'), '--json', join(dir, 'no/such/dir/report.json')]], /--json .*no\/such\/dir\/report\.json: cannot write the report there \(no such directory\)/],
     ['--json naming a directory', () => [webDef, ['-i', inventory('e.toml'), '--json', dir]], /--json .*: cannot write the report there \(it is a directory\)/],
-    ['a missing private key (not "unreachable")', () => [webDef, ['-i', inventory('f.toml', '', '', 'id_missing')]], /f\.toml: private_key .*id_missing of hosts web1, web2: no such file/],
+    ['a missing private key (not "unreachable")', () => [webDef, ['-i', inventory('f.toml', '', '', 'id_missing')]], /f\.toml: private_key .*id_missing of hosts web1, web2: no such file, and no ssh-agent \(SSH_AUTH_SOCK is not set\)/],
     ['a resource factory refusing a value that passed the role schema (docker_cleanup_schedule)', () => [cleanupDef, ['-i', inventory('g.toml', '[vars]\ndocker_cleanup_schedule = "every 15 minutes"\n')]], /g\.toml: host web1, role docker-cleanup: cron docker-cleanup: schedule "every 15 minutes" is not five cron fields/],
     ['a factory error in a role of the playbook', () => [factoryDef('hourly'), ['-i', inventory('h.toml'), '--check']], /host web1, role sched: cron job: schedule "hourly"/],
     ['a resource notifying a handler its role does not define', () => [handlerDef, ['-i', inventory('i.toml')]], /host web1, role ssh: file:\/etc\/x notifies unknown handler "relaod ssh"/],

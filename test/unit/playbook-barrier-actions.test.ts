@@ -2,6 +2,7 @@
 // at all when one failed; a playbook's own flags (actions) replace the run;
 // roles see the whole inventory. Targets are the control machine (`local`) and
 // an inventory host on a closed loopback port (unreachable).
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -72,8 +73,8 @@ describe('barrier plays', () => {
 
   it('do not run when an earlier play failed on a host', async () => {
     const log: string[] = [];
-    // a key file that exists (preflight checks that), for a host nothing listens for
-    await writeFile(join(dir, 'some_key'), 'not a key\n', { mode: 0o600 });
+    // a key that preflight accepts (it loads every key), for a host nothing listens for
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'some_key')]);
     const inv = await inventory(`[defaults]\nprivate_key = "some_key"\nknown_hosts = "known_hosts"\n[hosts]\nweb1 = { host = "127.0.0.1", port = ${closedPort}, connect_timeout = 2 }\n`);
     const def: PlaybookDef = { name: 't', plays: [{ hosts: 'all', roles: [recorder('measure', log)] }, { hosts: 'local', barrier: true, roles: [recorder('publish', log)] }] };
     const c = capture();
