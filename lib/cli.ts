@@ -10,7 +10,10 @@ export interface CliOptions {
   tags: string[];
   skipTags: string[];
   forks: number;
+  /** the report's path; "-": stdout (the human output then goes to stderr) */
   json?: string;
+  /** no live status lines on a terminal */
+  noProgress?: boolean;
   /** connect to nothing; write what the run would write under DIR/<host>/ */
   render?: string;
   listHosts: boolean;
@@ -50,7 +53,10 @@ export const USAGE = `usage: npx tsx playbooks/<playbook>.ts [options]
   -t, --tags TAGS           run only resources with these tags (comma list, repeatable)
       --skip-tags TAGS      skip resources with these tags (comma list, repeatable)
   -f, --forks N             hosts in parallel (default ${DEFAULT_FORKS})
-      --json PATH           write the machine-readable report to PATH
+      --json PATH           write the machine-readable report to PATH; "-" writes it
+                            to stdout and the human output to stderr (--json - | jq)
+      --no-progress         no live status line per running host (shown only on a
+                            terminal, never with --json -)
       --render DIR          connect to nothing; write under DIR/<host>/ every file the
                             run would write and the desired state of its API objects
       --list-hosts          print the selected hosts and exit, without connecting
@@ -80,6 +86,7 @@ const OPTIONS = {
   'skip-tags': { type: 'string', multiple: true },
   forks: { type: 'string', short: 'f' },
   json: { type: 'string' },
+  'no-progress': { type: 'boolean' },
   render: { type: 'string' },
   'list-hosts': { type: 'boolean' },
   'list-tasks': { type: 'boolean' },
@@ -124,6 +131,7 @@ export function parseCli(argv: string[] = process.argv.slice(2), extra: Playbook
     skipTags: commaList(values['skip-tags']),
     forks: values.forks === undefined ? DEFAULT_FORKS : positiveInt('--forks', values.forks),
     json: nonEmpty('--json', values.json),
+    noProgress: values['no-progress'],
     render: nonEmpty('--render', values.render),
     listHosts: values['list-hosts'] ?? false,
     listTasks: values['list-tasks'] ?? false,
