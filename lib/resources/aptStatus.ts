@@ -73,6 +73,10 @@ export class AptProgress {
     const lines = (this.partial + chunk).split('\n');
     this.partial = lines.pop() ?? '';
     for (const line of lines) this.line(line);
+    // A line's newline may wait for the next output (RunOptions.onOutput holds
+    // back what could start the end marker): a package line that is whole up to
+    // its verb counts now (counting it again is harmless: sets of names).
+    if (/^pmstatus:.*?:\d+(\.\d+)?:(Unpacking|Configuring|Removing) /.test(this.partial)) this.line(this.partial);
   }
 
   private line(line: string): void {

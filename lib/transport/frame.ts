@@ -83,12 +83,13 @@ export class FrameReader {
 
 /**
  * Hands on the body of a frame while it arrives (RunOptions.onOutput),
- * without waiting for the end marker. The last needle.length - 1 bytes seen
- * are held back (they may be the start of the marker) and, once the marker
- * is found, nothing more is streamed: finish() sends what is left of the
- * body, so the streamed text is exactly the final RunResult's. A first line
- * starting with `skipLine` (the process id line) is left out, as the result
- * leaves it out.
+ * without waiting for the end marker. Bytes at the end that could be the
+ * start of the marker are held back (at most the marker's leading newline,
+ * in practice: a line's own newline waits for the next output) and, once the
+ * marker is found, nothing more is streamed: finish() sends what is left of
+ * the body, so the streamed text is exactly the final RunResult's. A first
+ * line starting with `skipLine` (the process id line) is left out, as the
+ * result leaves it out.
  */
 export class BodyStream {
   private held: Buffer = Buffer.alloc(0);
@@ -98,7 +99,7 @@ export class BodyStream {
   private readonly decoder = new StringDecoder('utf8');
 
   constructor(
-    private readonly holdback: number,
+    private readonly needle: Buffer,
     private readonly emit: (text: string) => void,
     private readonly skipLine?: Buffer,
   ) {
@@ -118,10 +119,18 @@ export class BodyStream {
       if (starts && this.held.length >= p.length) this.held = this.held.subarray(nl + 1);
     }
     if (markerSeen) return;
-    const n = this.held.length - this.holdback;
+    const n = this.held.length - this.markerStart();
     if (n <= 0) return;
     this.send(this.held.subarray(0, n));
     this.held = Buffer.from(this.held.subarray(n));
+  }
+
+  /** Length of the longest end of what is held that is a beginning of the marker. */
+  private markerStart(): number {
+    for (let k = Math.min(this.needle.length - 1, this.held.length); k > 0; k--) {
+      if (this.held.subarray(this.held.length - k).equals(this.needle.subarray(0, k))) return k;
+    }
+    return 0;
   }
 
   /** The frame is complete: hand on the rest of its body. */

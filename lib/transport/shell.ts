@@ -125,8 +125,8 @@ export class PersistentShell {
       const onOutput = opts.onOutput;
       if (onOutput)
         p.streams = {
-          out: new BodyStream(p.out.needle.length - 1, (t) => onOutput(t, 'stdout'), Buffer.from(`${marker}_P `)),
-          err: new BodyStream(p.err.needle.length - 1, (t) => onOutput(t, 'stderr')),
+          out: new BodyStream(p.out.needle, (t) => onOutput(t, 'stdout'), Buffer.from(`${marker}_P `)),
+          err: new BodyStream(p.err.needle, (t) => onOutput(t, 'stderr')),
         };
       for (const d of this.strayOut.splice(0)) this.pushOut(p, d);
       for (const d of this.strayErr.splice(0)) this.pushErr(p, d);

@@ -85,7 +85,7 @@ describe('LiveStatus on a terminal', () => {
       // every write is one whole frame: the screen is the result lines, then exactly one live line
       expect(term.screen.slice(0, printed.length)).toEqual(printed);
       expect(term.screen.slice(printed.length)).toHaveLength(1);
-      expect(term.screen.at(-1)).toMatch(/^  mania  gitlab-runner  apt:gitlab-runner  \d+s  downloading \d+\/20 \(\d+%\)$/);
+      expect(term.screen.at(-1)).toMatch(/^ {2}mania {2}gitlab-runner {2}apt:gitlab-runner {2}\d+s {2}downloading \d+\/20 \(\d+%\)$/);
     }
   });
 
@@ -141,7 +141,7 @@ describe('ConsoleReporter with a live block', () => {
       r.taskStart('mania', APT);
       r.progress('mania', 'setting up gitlab-runner 2/2');
       vi.advanceTimersByTime(100);
-      expect(term.screen.at(-1)).toMatch(/apt:gitlab-runner  0s  setting up gitlab-runner 2\/2$/);
+      expect(term.screen.at(-1)).toMatch(/apt:gitlab-runner {2}0s {2}setting up gitlab-runner 2\/2$/);
       const writes = term.writes.length;
       r.task('mania', { role: 'gitlab-runner', resource: 'apt:gitlab-runner', status: 'changed', summary: 'install gitlab-runner', durationMs: 5 });
       expect(term.writes.length).toBe(writes + 1);

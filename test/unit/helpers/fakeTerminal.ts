@@ -14,7 +14,7 @@ export class FakeTerminal {
     for (let i = 0; i < text.length; i++) {
       const ch = text[i];
       if (ch === '\x1b') {
-        const m = /^\x1b\[(\d*)([AJ])/.exec(text.slice(i));
+        const m = new RegExp(`^${ch}\\[(\\d*)([AJ])`).exec(text.slice(i));
         if (!m) throw new Error(`unexpected escape sequence ${JSON.stringify(text.slice(i, i + 8))}`);
         if (m[2] === 'A') this.row = Math.max(0, this.row - Number(m[1] || 1));
         else {
