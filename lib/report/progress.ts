@@ -141,7 +141,8 @@ export class LiveStatus {
     const w = (f: (r: (typeof rows)[number]) => string | undefined) => Math.max(0, ...rows.map((r) => f(r)?.length ?? 0));
     const [wHost, wRole, wResource, wSecs] = [w((r) => r.host), w((r) => (r.resource === undefined ? '' : r.role)), w((r) => r.resource), w((r) => r.secs)];
     const wBoth = wResource ? wRole + 2 + wResource : 0;
-    const width = Math.max(20, (this.opts.columns?.() ?? 80) - 1);
+    // a terminal of unknown size (0 columns: e.g. a pseudo-terminal nobody sized) counts as 80
+    const width = Math.max(20, (this.opts.columns?.() || 80) - 1);
     // columns aligned across hosts: host, role, resource, seconds (right-aligned), note
     return rows.map((r) => {
       const middle = r.resource === undefined ? r.role.padEnd(wBoth) : `${r.role.padEnd(wRole)}  ${r.resource.padEnd(wResource)}`;
