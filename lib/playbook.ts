@@ -215,6 +215,8 @@ async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO, inter
     : undefined;
   const reporter = new ConsoleReporter({ showDiffs: opts.check || opts.diff, verbose: opts.verbose, colour: io.colour, check: opts.check, write: human, live });
   reporter.header(def.name, hosts);
+  // the interrupt message goes to stderr, past the block: draw the next block below it
+  for (const s of [interrupt.signal, interrupt.hurry]) s.addEventListener('abort', () => live?.forget(), { once: true });
   const started = Date.now();
   const startupMs = Math.round(process.uptime() * 1000);
   const results = new Map<string, HostResult>();

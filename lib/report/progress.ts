@@ -104,6 +104,16 @@ export class LiveStatus {
     this.frame(text);
   }
 
+  /**
+   * Something else wrote to the terminal (the interrupt message on stderr):
+   * the block drawn stays where it is, above that text, and the next one is
+   * drawn below it, rather than erasing the wrong lines.
+   */
+  forget(): void {
+    this.drawn = 0;
+    this.shown = [];
+  }
+
   /** Erase the block and stop redrawing (end of the run). */
   stop(): void {
     this.hosts.clear();

@@ -231,3 +231,22 @@ describe('playbook runs on the control machine', () => {
     expect(human).not.toContain('\x1b');
   });
 });
+
+describe('LiveStatus after someone else wrote to the terminal', () => {
+  it('forget(): the next block is drawn below that text instead of erasing it', () => {
+    vi.useFakeTimers();
+    try {
+      const term = new FakeTerminal();
+      const live = new LiveStatus({ write: term.write, colour: false });
+      live.hostStart('mania');
+      live.taskStart('mania', APT);
+      term.write('\nSIGINT: stopping\n');
+      live.forget();
+      live.taskEnd('mania', 'failed mania [gitlab-runner] apt:gitlab-runner: interrupted\n');
+      live.hostEnd('mania');
+      expect(term.screen).toEqual(['  mania  gitlab-runner  apt:gitlab-runner  0s  applying', '', 'SIGINT: stopping', 'failed mania [gitlab-runner] apt:gitlab-runner: interrupted']);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
