@@ -56,10 +56,10 @@ export class ConsoleReporter {
   }
 
   task(host: string, t: TaskResult): void {
-    const lines = this.taskLines(host, t).map((l) => redact(l) + '\n').join('');
+    const lines = this.taskLines(host, t).map((l) => redact(l) + '\n');
     // the resource's live line turns into its result line, in one write
-    if (this.opts.live) this.opts.live.taskEnd(host, lines);
-    else if (lines) this.write(lines);
+    if (this.opts.live) this.opts.live.taskEnd(host, lines.join(''));
+    else for (const l of lines) this.write(l);
   }
 
   private taskLines(host: string, t: TaskResult): string[] {
