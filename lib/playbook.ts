@@ -71,8 +71,9 @@ export interface PlaybookIO {
   colour: boolean;
   /** stdout is a terminal: live status lines (see progressWanted) */
   tty?: boolean;
-  /** the terminal's width */
+  /** the terminal's size */
   columns?: () => number | undefined;
+  rows?: () => number | undefined;
 }
 
 export interface PlaybookOutcome {
@@ -91,6 +92,7 @@ const defaultIO = (): PlaybookIO => ({
   colour: !process.env.NO_COLOR && (Boolean(process.env.FORCE_COLOR) || process.stdout.isTTY === true),
   tty: process.stdout.isTTY === true,
   columns: () => process.stdout.columns,
+  rows: () => process.stdout.rows,
 });
 
 /**
@@ -211,7 +213,7 @@ async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO, inter
   const jsonToStdout = opts.json === '-';
   const human = jsonToStdout ? io.stderr : io.stdout;
   const live = progressWanted({ tty: io.tty ?? false, term: process.env.TERM, noProgress: opts.noProgress ?? false, jsonToStdout })
-    ? new LiveStatus({ write: human, colour: io.colour, columns: io.columns })
+    ? new LiveStatus({ write: human, colour: io.colour, columns: io.columns, rows: io.rows })
     : undefined;
   const reporter = new ConsoleReporter({ showDiffs: opts.check || opts.diff, verbose: opts.verbose, colour: io.colour, check: opts.check, write: human, live });
   reporter.header(def.name, hosts);

@@ -15,6 +15,8 @@ export interface LiveStatusOptions {
   colour: boolean;
   /** terminal width: lines are cut to fit (a wrapped line would break the erase) */
   columns?: () => number | undefined;
+  /** terminal height: a block taller than the screen could not be erased, so it is cut to fit */
+  rows?: () => number | undefined;
   now?: () => number;
   /** how often the elapsed seconds are looked at (default 250 ms; the block is redrawn only when its text changed) */
   tickMs?: number;
@@ -154,11 +156,14 @@ export class LiveStatus {
     // a terminal of unknown size (0 columns: e.g. a pseudo-terminal nobody sized) counts as 80
     const width = Math.max(20, (this.opts.columns?.() || 80) - 1);
     // columns aligned across hosts: host, role, resource, seconds (right-aligned), note
-    return rows.map((r) => {
+    const lines = rows.map((r) => {
       const middle = r.resource === undefined ? r.role.padEnd(wBoth) : `${r.role.padEnd(wRole)}  ${r.resource.padEnd(wResource)}`;
       const plain = redact(`  ${r.host.padEnd(wHost)}  ${middle}  ${r.secs.padStart(wSecs)}${r.note ? `  ${r.note}` : ''}`);
       return this.c.dim(cut(plain, width));
     });
+    const room = Math.max(2, (this.opts.rows?.() || 24) - 2);
+    if (lines.length <= room) return lines;
+    return [...lines.slice(0, room - 1), this.c.dim(`  … and ${lines.length - room + 1} more host(s) running`)];
   }
 }
 

@@ -250,3 +250,19 @@ describe('LiveStatus after someone else wrote to the terminal', () => {
     }
   });
 });
+
+describe('LiveStatus with more hosts than the screen has lines', () => {
+  it('cuts the block to the terminal height (a block taller than the screen could not be erased)', () => {
+    vi.useFakeTimers();
+    try {
+      const term = new FakeTerminal();
+      const live = new LiveStatus({ write: term.write, colour: false, rows: () => 6 });
+      for (let i = 1; i <= 9; i++) live.hostStart(`h${i}`);
+      expect(term.screen).toEqual(['  h1  connecting  0s', '  h2  connecting  0s', '  h3  connecting  0s', '  … and 6 more host(s) running']);
+      for (let i = 1; i <= 9; i++) live.hostEnd(`h${i}`);
+      expect(term.screen).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
