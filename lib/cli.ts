@@ -13,7 +13,10 @@ export interface CliOptions {
   tags: string[];
   skipTags: string[];
   forks: number;
+  /** the report's path; "-": stdout (the human output then goes to stderr) */
   json?: string;
+  /** no live status lines on a terminal */
+  noProgress?: boolean;
   /** connect to nothing; write what the run would write under DIR/<host>/ */
   render?: string;
   listHosts: boolean;
@@ -85,7 +88,10 @@ export const USAGE = `usage: npx tsx playbooks/<playbook>.ts [options]
       --private-key PATH    offer this private key (repeatable, tried in order;
                             wins over the inventory and ~/.ssh/config)
                             [env ${ENV.privateKey}: paths separated by "${delimiter}"]
-      --json PATH           write the machine-readable report to PATH
+      --json PATH           write the machine-readable report to PATH; "-" writes it
+                            to stdout and the human output to stderr (--json - | jq)
+      --no-progress         no live status line per running host (shown only on a
+                            terminal, never with --json -)
       --render DIR          connect to nothing; write under DIR/<host>/ every file the
                             run would write and the desired state of its API objects
       --list-hosts          print the selected hosts and exit, without connecting
@@ -127,6 +133,7 @@ const OPTIONS = {
   user: { type: 'string', short: 'u' },
   'private-key': { type: 'string', multiple: true },
   json: { type: 'string' },
+  'no-progress': { type: 'boolean' },
   render: { type: 'string' },
   'list-hosts': { type: 'boolean' },
   'list-tasks': { type: 'boolean' },
@@ -177,6 +184,7 @@ export function parseCli(argv: string[] = process.argv.slice(2), extra: Playbook
     skipTags: commaList(values['skip-tags']),
     forks: values.forks !== undefined ? positiveInt('--forks', values.forks) : envForks !== undefined ? positiveInt(ENV.forks, envForks, ENV_HINT) : DEFAULT_FORKS,
     json: nonEmpty('--json', values.json),
+    noProgress: values['no-progress'],
     render: nonEmpty('--render', values.render),
     listHosts: values['list-hosts'] ?? false,
     listTasks: values['list-tasks'] ?? false,

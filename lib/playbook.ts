@@ -17,7 +17,8 @@ import type { HostResult } from './engine/report-types.js';
 import type { TagFilter } from './engine/tags.js';
 import type { Role, Vars } from './engine/types.js';
 import { ConsoleReporter } from './report/console.js';
-import { buildJsonReport, writeJsonReport, type JsonReport } from './report/json.js';
+import { buildJsonReport, jsonReportText, writeJsonReport, type JsonReport } from './report/json.js';
+import { LiveStatus, progressWanted } from './report/progress.js';
 import { redact } from './secrets.js';
 import { SshSession, type ConnectOptions } from './transport/ssh.js';
 import { AuthSetupError, displayPath, planAuth } from './transport/sshAuth.js';
@@ -70,6 +71,11 @@ export interface PlaybookIO {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   colour: boolean;
+  /** stdout is a terminal: live status lines (see progressWanted) */
+  tty?: boolean;
+  /** the terminal's size */
+  columns?: () => number | undefined;
+  rows?: () => number | undefined;
 }
 
 export interface PlaybookOutcome {
@@ -86,6 +92,9 @@ const defaultIO = (): PlaybookIO => ({
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
   colour: !process.env.NO_COLOR && (Boolean(process.env.FORCE_COLOR) || process.stdout.isTTY === true),
+  tty: process.stdout.isTTY === true,
+  columns: () => process.stdout.columns,
+  rows: () => process.stdout.rows,
 });
 
 /**
@@ -210,8 +219,16 @@ async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO, inter
   // What would only fail after the hosts were changed is checked first.
   await preflight(opts, hosts.filter((h) => isInventoryHost(h, inv)), conns, inv);
 
-  const reporter = new ConsoleReporter({ showDiffs: opts.check || opts.diff, verbose: opts.verbose, colour: io.colour, check: opts.check, write: io.stdout });
+  // `--json -`: stdout carries the report alone, the human output goes to stderr
+  const jsonToStdout = opts.json === '-';
+  const human = jsonToStdout ? io.stderr : io.stdout;
+  const live = progressWanted({ tty: io.tty ?? false, term: process.env.TERM, noProgress: opts.noProgress ?? false, jsonToStdout })
+    ? new LiveStatus({ write: human, colour: io.colour, columns: io.columns, rows: io.rows })
+    : undefined;
+  const reporter = new ConsoleReporter({ showDiffs: opts.check || opts.diff, verbose: opts.verbose, colour: io.colour, check: opts.check, write: human, live });
   reporter.header(def.name, hosts);
+  // the interrupt message goes to stderr, past the block: draw the next block below it
+  for (const s of [interrupt.signal, interrupt.hurry]) s.addEventListener('abort', () => live?.forget(), { once: true });
   const started = Date.now();
   const startupMs = Math.round(process.uptime() * 1000);
   const results = new Map<string, HostResult>();
@@ -229,6 +246,7 @@ async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO, inter
     if (interrupt.signal.aborted) break;
     await forEachLimited(targetsNow, opts.forks, async (name) => {
       const connect = isInventoryHost(name, inv) ? () => SshSession.open(connectOptions(inv.hosts.get(name)!, conns.get(name)!, opts)) : () => LocalSession.open();
+      reporter.hostStart(name);
       const result = await runHost(name, connect, roles.get(name)!, {
         check: opts.check,
         wantDiff: opts.check || opts.diff || Boolean(opts.json),
@@ -240,17 +258,21 @@ async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO, inter
         interruptGraceMs: interrupt.graceMs,
         onTask: (h, t) => reporter.task(h, t),
         onLog: (h, m) => reporter.log(h, m),
+        onTaskStart: (h, t) => reporter.taskStart(h, t),
+        onProgress: (h, note) => reporter.progress(h, note),
         inventory: inv,
-      });
+      }).finally(() => reporter.hostEnd(name));
       results.set(name, mergeResults(results.get(name), result));
     });
   }
   // Recap in inventory order, whatever order hosts finished in.
   const ordered = new Map(hosts.map((h) => [h, results.get(h)!]));
   const durationMs = Date.now() - started;
+  reporter.close();
   reporter.recap(ordered, durationMs);
   const report = buildJsonReport(opts.check ? 'check' : 'apply', durationMs, ordered, startupMs);
-  if (opts.json) await writeJsonReport(opts.json, report);
+  if (jsonToStdout) io.stdout(jsonReportText(report));
+  else if (opts.json) await writeJsonReport(opts.json, report);
   return { exitCode: interrupt.exitCode ?? exitCodeOf(ordered, opts), report };
 }
 
@@ -370,7 +392,7 @@ const extraApplied = (vars: Vars, inv: Inventory): Vars => inv.extraVars?.apply(
  */
 async function preflight(opts: CliOptions, hosts: string[], conns: Map<string, ResolvedConnection>, inv: Inventory): Promise<void> {
   const problems: string[] = [];
-  if (opts.json) {
+  if (opts.json && opts.json !== '-') {
     const why = await unwritable(opts.json);
     if (why) problems.push(`--json ${opts.json}: cannot write the report there (${why})`);
   }

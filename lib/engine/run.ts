@@ -11,6 +11,13 @@ import { isApiResource, type Change, type HostContext, type Remote, type Resourc
 import { linkGate } from './links.js';
 import type { HostResult, TaskResult } from './report-types.js';
 
+/** A resource (or handler) starting on a host: its state is read (probe), then the host is changed (apply). */
+export interface TaskStart {
+  role: string;
+  resource: string;
+  phase: 'probe' | 'apply';
+}
+
 export type { RoleRun } from './expand.js';
 
 export interface Session extends Remote {
@@ -32,6 +39,10 @@ export interface HostRunOptions {
   skipTags: string[];
   onTask?: (host: string, task: TaskResult) => void;
   onLog?: (host: string, message: string) => void;
+  /** a resource or handler starts reading its state (probe) or changing the host (apply) */
+  onTaskStart?: (host: string, task: TaskStart) => void;
+  /** what the running resource is doing (HostContext.progress) */
+  onProgress?: (host: string, note: string) => void;
   /** for tests: the fetch the HTTP clients of API resources use */
   fetch?: typeof fetch;
   /** API reads of one batch in flight at once (default 8) */
@@ -94,7 +105,7 @@ export async function runHost(host: string, connect: () => Promise<Session>, rol
     apiCount = () => run.apiRequests;
     // ids of the resources that changed (check mode: would change) so far, for links
     const changed = new Set<string>();
-    const ctx: HostContext = { host, vars: {}, facts, check: opts.check, wantDiff: opts.wantDiff, log: run.log, http: run.http, countApiRequests: run.countApiRequests, remote: session, changed: (id) => changed.has(id) };
+    const ctx: HostContext = { host, vars: {}, facts, check: opts.check, wantDiff: opts.wantDiff, log: run.log, http: run.http, countApiRequests: run.countApiRequests, remote: session, changed: (id) => changed.has(id), progress: (note) => opts.onProgress?.(host, note) };
     items = await phase('plan', () => expandRoles(roles, { host, facts, inventory: opts.inventory }, { only: opts.tags, skip: opts.skipTags }));
     const outcome = await converge(items, ctx, opts, (t) => {
       if (t.status === 'changed') changed.add(t.resource);
@@ -194,6 +205,7 @@ async function converge(items: Item[], ctx: HostContext, opts: HostRunOptions, r
       record({ role, resource: resource.id, status: 'skipped', durationMs: 0 });
     } else {
       const t0 = Date.now();
+      opts.onTaskStart?.(ctx.host, { role, resource: resource.id, phase: 'probe' });
       const rctx = scoped(ctx, timeoutOf(resource, opts));
       let step: Phase = 'probe';
       try {
@@ -219,6 +231,7 @@ async function converge(items: Item[], ctx: HostContext, opts: HostRunOptions, r
         } else {
           if (!ctx.check) {
             step = 'apply';
+            opts.onTaskStart?.(ctx.host, { role, resource: resource.id, phase: 'apply' });
             await resource.apply(change, rctx);
             invalidate();
           }
@@ -234,7 +247,7 @@ async function converge(items: Item[], ctx: HostContext, opts: HostRunOptions, r
     // but never reloaded config is the worst state to leave a host in. Not
     // when the host is gone or the run is being stopped.
     if ((items[i].roleEnd || failure) && !(failure && (isUnreachable(failure) || isInterrupted(failure)))) {
-      const handled = await runHandlers(items[i], notified, scoped(ctx, timeoutOf(undefined, opts)), record);
+      const handled = await runHandlers(items[i], notified, scoped(ctx, timeoutOf(undefined, opts)), record, (t) => opts.onTaskStart?.(ctx.host, t));
       if (handled.ran) invalidate();
       if (handled.failure) failure ??= handled.failure;
       notified.clear();
@@ -302,7 +315,7 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
 }
 
 /** Run the handlers of this item's role that were notified. */
-async function runHandlers(item: Item, notified: Set<string>, ctx: HostContext, record: (t: TaskResult) => void): Promise<{ ran: boolean; failure?: HostError }> {
+async function runHandlers(item: Item, notified: Set<string>, ctx: HostContext, record: (t: TaskResult) => void, start: (t: TaskStart) => void): Promise<{ ran: boolean; failure?: HostError }> {
   let ran = false;
   for (const [name, handler] of item.handlers) {
     if (!notified.has(name)) continue;
@@ -312,6 +325,7 @@ async function runHandlers(item: Item, notified: Set<string>, ctx: HostContext, 
       continue;
     }
     try {
+      start({ role: item.role, resource: `handler:${name}`, phase: 'apply' });
       await handler.run(ctx);
       ran = true;
       record({ role: item.role, resource: `handler:${name}`, status: 'changed', summary: 'ran', durationMs: Date.now() - t0 });

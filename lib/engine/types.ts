@@ -36,6 +36,11 @@ export interface RunOptions {
   check?: boolean;
   /** kill the command on the host after this long (the engine sets the resource's timeout) */
   timeoutMs?: number;
+  /**
+   * Output as it arrives, in chunks of whole UTF-8 characters (for progress
+   * notes); the RunResult still carries all of it, unchanged.
+   */
+  onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void;
 }
 
 /** What resources and handlers may do on a host. Every call is one counted round trip. */
@@ -75,6 +80,8 @@ export interface HostContext extends RunContext {
    * (in check mode: would change). For the links a resource declares (Links).
    */
   changed(id: string): boolean;
+  /** what the running resource is doing now, for the live status line (e.g. "unpacking gitlab-runner 1/2") */
+  progress?(note: string): void;
 }
 
 export interface ProbeResult {

@@ -4,6 +4,7 @@ import pc from 'picocolors';
 import type { HostResult, TaskResult } from '../engine/report-types.js';
 import { redact } from '../secrets.js';
 import { colourDiff, unifiedDiff } from './diff.js';
+import type { LiveStatus, TaskStart } from './progress.js';
 
 export interface ConsoleOptions {
   showDiffs: boolean;
@@ -11,6 +12,8 @@ export interface ConsoleOptions {
   colour: boolean;
   check: boolean;
   write?: (text: string) => void;
+  /** the live status block (a terminal only): every line is then printed through it */
+  live?: LiveStatus;
 }
 
 export class ConsoleReporter {
@@ -22,7 +25,30 @@ export class ConsoleReporter {
   }
 
   private out(text: string): void {
-    this.write(redact(text) + '\n');
+    const line = redact(text) + '\n';
+    if (this.opts.live) this.opts.live.print(line);
+    else this.write(line);
+  }
+
+  hostStart(host: string): void {
+    this.opts.live?.hostStart(host);
+  }
+
+  taskStart(host: string, t: TaskStart): void {
+    this.opts.live?.taskStart(host, t);
+  }
+
+  progress(host: string, note: string): void {
+    this.opts.live?.note(host, note);
+  }
+
+  hostEnd(host: string): void {
+    this.opts.live?.hostEnd(host);
+  }
+
+  /** End of the run: the live block is erased. */
+  close(): void {
+    this.opts.live?.stop();
   }
 
   header(title: string, hosts: string[]): void {
@@ -30,13 +56,20 @@ export class ConsoleReporter {
   }
 
   task(host: string, t: TaskResult): void {
+    const lines = this.taskLines(host, t).map((l) => redact(l) + '\n');
+    // the resource's live line turns into its result line, in one write
+    if (this.opts.live) this.opts.live.taskEnd(host, lines.join(''));
+    else for (const l of lines) this.write(l);
+  }
+
+  private taskLines(host: string, t: TaskResult): string[] {
     const c = this.c;
-    if (t.status === 'ok' && this.opts.verbose === 0) return;
-    if (t.status === 'skipped' && this.opts.verbose === 0) return;
+    if ((t.status === 'ok' || t.status === 'skipped') && this.opts.verbose === 0) return [];
     const label = { ok: c.green('ok     '), changed: c.yellow(this.opts.check ? 'would  ' : 'changed'), failed: c.red('failed '), skipped: c.dim('skipped') }[t.status];
     const detail = t.status === 'failed' ? c.red(t.error ?? '') : (t.summary ?? '');
-    this.out(`${label} ${c.bold(host)} [${t.role}] ${t.resource}${detail ? `: ${detail}` : ''}`);
-    if (t.diff && this.opts.showDiffs) this.out(colourDiff(unifiedDiff(t.diff), this.opts.colour));
+    const lines = [`${label} ${c.bold(host)} [${t.role}] ${t.resource}${detail ? `: ${detail}` : ''}`];
+    if (t.diff && this.opts.showDiffs) lines.push(colourDiff(unifiedDiff(t.diff), this.opts.colour));
+    return lines;
   }
 
   log(host: string, message: string): void {

@@ -49,8 +49,13 @@ export function buildJsonReport(mode: 'check' | 'apply', durationMs: number, res
   return { mode, durationMs, startupMs, hosts };
 }
 
-export async function writeJsonReport(path: string, report: JsonReport): Promise<void> {
+/** The report as written: indented JSON and a newline, secrets masked. */
+export function jsonReportText(report: JsonReport): string {
   // One more pass over every string (before JSON escaping, which would hide a
   // secret containing " or \ from a pass over the text), then over the text.
-  await writeFile(path, redact(JSON.stringify(report, (_k, v) => (typeof v === 'string' ? redact(v) : v), 2)) + '\n');
+  return redact(JSON.stringify(report, (_k, v) => (typeof v === 'string' ? redact(v) : v), 2)) + '\n';
+}
+
+export async function writeJsonReport(path: string, report: JsonReport): Promise<void> {
+  await writeFile(path, jsonReportText(report));
 }

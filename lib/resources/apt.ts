@@ -2,9 +2,19 @@
 // runs only when the cache is older than a threshold or a source changed.
 import { idsOf, type Change, type CommonOptions, type HostContext, type ProbeResult, type ResourceRef, type ShellResource as Resource } from '../engine/types.js';
 import { base, linksOf } from './common.js';
+import { AptProgress, STEP_PREFIX } from './aptStatus.js';
 import { raw, Script, sh } from './shell.js';
 
 const STAMP = '/var/lib/apt/periodic/update-success-stamp';
+
+/**
+ * apt-get's own output goes to stderr (the error message of a failure); its
+ * status lines (APT::Status-Fd) to stdout, after a line naming the step,
+ * for the live progress note (aptStatus.ts).
+ */
+const STATUS = raw('-o APT::Status-Fd=3');
+const TO_STATUS = raw('3>&1 >&2');
+const step = (name: 'update' | 'install' | 'remove') => raw(`echo ${STEP_PREFIX}${name}`);
 
 export interface AptPackagesOptions extends CommonOptions {
   /** names, or name=version to pin an exact version */
@@ -97,15 +107,16 @@ if ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then t=$(stat -c %Y ${STAM
       const hold = opts.hold ? [...new Set([...p.hold, ...p.install.map((s) => s.split('=')[0])])] : p.hold;
       const script = Script.join([
         raw('set -e'),
-        p.install.length > 0 && (p.cacheAge > maxAge || sourceChanged) && sh`apt-get update -q >&2\nmkdir -p ${STAMP.replace(/\/[^/]+$/, '')}\ntouch ${STAMP}`,
+        p.install.length > 0 && (p.cacheAge > maxAge || sourceChanged) && sh`${step('update')}\napt-get update -q ${STATUS} ${TO_STATUS}\nmkdir -p ${STAMP.replace(/\/[^/]+$/, '')}\ntouch ${STAMP}`,
         p.install.length > 0 &&
-          sh`${env}apt-get install -y -q --no-install-recommends --allow-change-held-packages --allow-downgrades -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold -- ${p.install} >&2`,
-        p.remove.length > 0 && sh`${env}apt-get remove -y -q --allow-change-held-packages -- ${p.remove} >&2`,
+          sh`${step('install')}\n${env}apt-get install -y -q --no-install-recommends --allow-change-held-packages --allow-downgrades -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold ${STATUS} -- ${p.install} ${TO_STATUS}`,
+        p.remove.length > 0 && sh`${step('remove')}\n${env}apt-get remove -y -q --allow-change-held-packages ${STATUS} -- ${p.remove} ${TO_STATUS}`,
         // Installing a held package (an upgrade) sets its selection back to "install": hold it again.
         hold.length > 0 && sh`apt-mark hold -- ${hold} >/dev/null`,
         p.unhold.length > 0 && sh`apt-mark unhold -- ${p.unhold} >/dev/null`,
       ]);
-      await ctx.remote.run(script.text);
+      const notes = new AptProgress((note) => ctx.progress?.(note));
+      await ctx.remote.run(script.text, { onOutput: (chunk, stream) => stream === 'stdout' && notes.push(chunk) });
     },
   };
 }

@@ -5,6 +5,8 @@
 // first version did) is quadratic: 64 MiB of output took over a minute and
 // stalled the event loop for every other host.
 
+import { StringDecoder } from 'node:string_decoder';
+
 export interface CompleteFrame {
   /** everything before the end marker */
   body: Buffer;
@@ -24,10 +26,15 @@ export class FrameReader {
   /** bytes after the needle (its line is short) */
   private after: Buffer[] = [];
 
-  constructor(private readonly needle: Buffer) {}
+  constructor(readonly needle: Buffer) {}
 
   get length(): number {
     return this.size;
+  }
+
+  /** whether the needle has arrived (its line may still be incomplete) */
+  get found(): boolean {
+    return this.hit >= 0;
   }
 
   push(d: Buffer): void {
@@ -71,5 +78,80 @@ export class FrameReader {
       if (n >= max) break;
     }
     return (parts.length === 1 ? parts[0] : Buffer.concat(parts)).subarray(0, max);
+  }
+}
+
+/**
+ * Hands on the body of a frame while it arrives (RunOptions.onOutput),
+ * without waiting for the end marker. Bytes at the end that could be the
+ * start of the marker are held back (at most the marker's leading newline,
+ * in practice: a line's own newline waits for the next output) and, once the
+ * marker is found, nothing more is streamed: finish() sends what is left of
+ * the body, so the streamed text is exactly the final RunResult's. A first
+ * line starting with `skipLine` (the process id line) is left out, as the
+ * result leaves it out.
+ */
+export class BodyStream {
+  private held: Buffer = Buffer.alloc(0);
+  /** body bytes handed on so far (after the skipped line) */
+  private sent = 0;
+  private headKnown: boolean;
+  private readonly decoder = new StringDecoder('utf8');
+
+  constructor(
+    private readonly needle: Buffer,
+    private readonly emit: (text: string) => void,
+    private readonly skipLine?: Buffer,
+  ) {
+    this.headKnown = !skipLine;
+  }
+
+  /** A chunk of the stream; `markerSeen`: the reader has found the end marker (the rest comes with finish()). */
+  push(d: Buffer, markerSeen: boolean): void {
+    if (markerSeen && this.headKnown) return;
+    this.held = this.held.length ? Buffer.concat([this.held, d]) : d;
+    if (!this.headKnown) {
+      const p = this.skipLine!;
+      const nl = this.held.indexOf(0x0a);
+      const starts = this.held.subarray(0, Math.min(p.length, this.held.length)).equals(p.subarray(0, Math.min(p.length, this.held.length)));
+      if (starts && nl < 0) return;
+      this.headKnown = true;
+      if (starts && this.held.length >= p.length) this.held = this.held.subarray(nl + 1);
+    }
+    if (markerSeen) return;
+    const n = this.held.length - this.markerStart();
+    if (n <= 0) return;
+    this.send(this.held.subarray(0, n));
+    this.held = Buffer.from(this.held.subarray(n));
+  }
+
+  /** Length of the longest end of what is held that is a beginning of the marker. */
+  private markerStart(): number {
+    for (let k = Math.min(this.needle.length - 1, this.held.length); k > 0; k--) {
+      if (this.held.subarray(this.held.length - k).equals(this.needle.subarray(0, k))) return k;
+    }
+    return 0;
+  }
+
+  /** The frame is complete: hand on the rest of its body. */
+  finish(body: Buffer): void {
+    if (this.sent < body.length) this.send(body.subarray(this.sent));
+    const tail = this.decoder.end();
+    if (tail) this.say(tail);
+  }
+
+  private send(bytes: Buffer): void {
+    this.sent += bytes.length;
+    const text = this.decoder.write(bytes);
+    if (text) this.say(text);
+  }
+
+  /** A listener that throws must not break the shell's framing. */
+  private say(text: string): void {
+    try {
+      this.emit(text);
+    } catch {
+      // ignored: progress display only
+    }
   }
 }

@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { StringDecoder } from 'node:string_decoder';
 import { dirname, join } from 'node:path';
 import type { RunOptions, RunResult } from '../engine/types.js';
 import type { Session } from '../engine/run.js';
@@ -28,13 +29,29 @@ export class LocalSession implements Session {
         const child = spawn('/bin/sh', dir ? [join(dir, 'script.sh')] : ['-s'], { env: { ...process.env, ...ENV }, stdio: ['pipe', 'pipe', 'pipe'] });
         const out: Buffer[] = [];
         const err: Buffer[] = [];
-        child.stdout.on('data', (b: Buffer) => out.push(b));
-        child.stderr.on('data', (b: Buffer) => err.push(b));
+        const onOutput = opts.onOutput;
+        const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+        const say = (text: string, stream: 'stdout' | 'stderr') => {
+          try {
+            if (text) onOutput?.(text, stream);
+          } catch {
+            // a faulty progress listener must not fail the command
+          }
+        };
+        const collect = (into: Buffer[], stream: 'stdout' | 'stderr') => (b: Buffer) => {
+          into.push(b);
+          if (onOutput) say(decoders[stream].write(b), stream);
+        };
+        child.stdout.on('data', collect(out, 'stdout'));
+        child.stderr.on('data', collect(err, 'stderr'));
         child.on('error', reject);
         const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
         child.on('close', (code, signal) => {
           clearTimeout(timer);
           if (signal === 'SIGKILL' && opts.timeoutMs) reject(new Error(`local command timed out after ${Math.round(opts.timeoutMs / 1000)} s and was killed`));
+        });
+        child.on('close', () => {
+          if (onOutput) for (const stream of ['stdout', 'stderr'] as const) say(decoders[stream].end(), stream);
         });
         child.on('close', (code) => resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), code: code ?? 1 }));
         child.stdin.on('error', () => {}); // a script that exits without reading its input

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { ClientChannel } from 'ssh2';
 import type { RunResult } from '../engine/types.js';
 import { CommandTimeoutError, HostError } from '../errors.js';
-import { FrameReader } from './frame.js';
+import { BodyStream, FrameReader } from './frame.js';
 
 /** Sends a signal to a process group on the host (through a channel of its own: the shell is busy). */
 export type GroupKiller = (pgid: number, signal: 'TERM' | 'KILL') => Promise<void>;
@@ -20,6 +20,8 @@ export interface ShellRunOptions {
   stdin?: Buffer | string;
   /** kill the script (its whole process group) after this long; 0 or undefined: never */
   timeoutMs?: number;
+  /** the command's output as it arrives (the result still carries all of it) */
+  onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void;
 }
 
 export interface PersistentShellOptions {
@@ -32,6 +34,8 @@ interface Pending {
   marker: string;
   out: FrameReader;
   err: FrameReader;
+  /** set when the caller wants the output as it arrives */
+  streams?: { out: BodyStream; err: BodyStream };
   pid?: number;
   resolve: (r: RunResult) => void;
   reject: (e: Error) => void;
@@ -55,12 +59,12 @@ export class PersistentShell {
     private opts: PersistentShellOptions = { killGroup: () => Promise.reject(new Error('no way to signal the host')) },
   ) {
     channel.on('data', (d: Buffer) => {
-      if (this.pending) this.pending.out.push(d);
+      if (this.pending) this.pushOut(this.pending, d);
       else this.strayOut.push(d);
       this.settle();
     });
     channel.stderr.on('data', (d: Buffer) => {
-      if (this.pending) this.pending.err.push(d);
+      if (this.pending) this.pushErr(this.pending, d);
       else this.strayErr.push(d);
       this.settle();
     });
@@ -118,8 +122,14 @@ export class PersistentShell {
         settled,
         markSettled,
       };
-      for (const d of this.strayOut.splice(0)) p.out.push(d);
-      for (const d of this.strayErr.splice(0)) p.err.push(d);
+      const onOutput = opts.onOutput;
+      if (onOutput)
+        p.streams = {
+          out: new BodyStream(p.out.needle, (t) => onOutput(t, 'stdout'), Buffer.from(`${marker}_P `)),
+          err: new BodyStream(p.err.needle, (t) => onOutput(t, 'stderr')),
+        };
+      for (const d of this.strayOut.splice(0)) this.pushOut(p, d);
+      for (const d of this.strayErr.splice(0)) this.pushErr(p, d);
       this.pending = p;
       if (opts.timeoutMs && opts.timeoutMs > 0) {
         const ms = opts.timeoutMs;
@@ -157,6 +167,16 @@ export class PersistentShell {
     return p.pid;
   }
 
+  private pushOut(p: Pending, d: Buffer): void {
+    p.out.push(d);
+    p.streams?.out.push(d, p.out.found);
+  }
+
+  private pushErr(p: Pending, d: Buffer): void {
+    p.err.push(d);
+    p.streams?.err.push(d, p.err.found);
+  }
+
   private settle(): void {
     const p = this.pending;
     if (!p) return;
@@ -170,6 +190,8 @@ export class PersistentShell {
     let body = out.body;
     const prefix = Buffer.from(`${p.marker}_P `);
     if (body.subarray(0, prefix.length).equals(prefix)) body = body.subarray(body.indexOf(0x0a) + 1);
+    p.streams?.out.finish(body);
+    p.streams?.err.finish(err.body);
     const result: RunResult = { stdout: body.toString('utf8'), stderr: err.body.toString('utf8'), code: Number(out.line) };
     this.finish(p, p.failure, result);
   }

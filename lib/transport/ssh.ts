@@ -139,7 +139,7 @@ export class SshSession implements Remote {
     this.roundTrips++;
     let result: RunResult;
     try {
-      result = await this.shell.run(script, { stdin: opts.stdin, timeoutMs: opts.timeoutMs });
+      result = await this.shell.run(script, { stdin: opts.stdin, timeoutMs: opts.timeoutMs, onOutput: opts.onOutput });
     } catch (e: any) {
       if (this.lost) throw this.lost;
       if (isHostError(e)) throw e;

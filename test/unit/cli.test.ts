@@ -126,7 +126,16 @@ describe('parseCli', () => {
     expect(errorOf(['--check=yes'])).toBe('option --check does not take a value (see --help)');
   });
 
-  it('rejects empty values', () => {
+  it('--no-progress, and --json - (the report to stdout)', () => {
+    expect(parseCli(['--no-progress']).noProgress).toBe(true);
+    expect(parseCli([]).noProgress).toBeUndefined();
+    expect(parseCli(['--json', '-']).json).toBe('-');
+    expect(parseCli(['--json=-']).json).toBe('-');
+    expect(USAGE).toMatch(/--json PATH .*"-" writes it\n.*to stdout and the human output to stderr/);
+    expect(USAGE).toContain('--no-progress');
+  });
+
+    it('rejects empty values', () => {
     expect(errorOf(['--limit='])).toBe('--limit: expected a value, got an empty string (see --help)');
     expect(errorOf(['--inventory', ''])).toBe('--inventory: expected a value, got an empty string (see --help)');
     expect(errorOf(['--json='])).toBe('--json: expected a value, got an empty string (see --help)');

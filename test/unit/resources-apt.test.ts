@@ -119,12 +119,15 @@ describe('aptPackages: apply scripts', () => {
 
   it('updates a stale cache, stamps it, then installs non-interactively keeping existing config files', async () => {
     const lines = await applyWith({ packages: ['curl', 'jq'] }, { install: ['curl', 'jq'], cacheAge: 7200 });
+    // apt's output goes to stderr; its status lines (Status-Fd 3) to stdout, after a line naming the step
     expect(lines).toEqual([
       'set -e',
-      'apt-get update -q >&2',
+      'echo rigger-apt:update',
+      'apt-get update -q -o APT::Status-Fd=3 3>&1 >&2',
       'mkdir -p /var/lib/apt/periodic',
       'touch /var/lib/apt/periodic/update-success-stamp',
-      'apt-get install -y -q --no-install-recommends --allow-change-held-packages --allow-downgrades -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold -- curl jq >&2',
+      'echo rigger-apt:install',
+      'apt-get install -y -q --no-install-recommends --allow-change-held-packages --allow-downgrades -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold -o APT::Status-Fd=3 -- curl jq 3>&1 >&2',
     ]);
   });
 
@@ -143,9 +146,9 @@ describe('aptPackages: apply scripts', () => {
     const opts = { packages: ['gitlab-runner'], updateCacheIfChanged: repo };
     expect(aptPackages(opts).links).toEqual({ updateCacheIfChanged: ['apt-keyring:/etc/apt/keyrings/runner.gpg', 'file:/etc/apt/sources.list.d/runner.sources'] });
     const changed = await applyWith(opts, { install: ['gitlab-runner'], cacheAge: 5 }, ['file:/etc/apt/sources.list.d/runner.sources']);
-    expect(changed[1]).toBe('apt-get update -q >&2');
+    expect(changed[2]).toBe('apt-get update -q -o APT::Status-Fd=3 3>&1 >&2');
     const keyOnly = await applyWith(opts, { install: ['gitlab-runner'], cacheAge: 5 }, ['apt-keyring:/etc/apt/keyrings/runner.gpg']);
-    expect(keyOnly[1]).toBe('apt-get update -q >&2');
+    expect(keyOnly[2]).toBe('apt-get update -q -o APT::Status-Fd=3 3>&1 >&2');
     // another resource's change does not count: only the linked ones do
     const unrelated = await applyWith(opts, { install: ['gitlab-runner'], cacheAge: 5 }, ['file:/etc/motd']);
     expect(unrelated.some((l) => l.includes('apt-get update'))).toBe(false);
@@ -154,7 +157,7 @@ describe('aptPackages: apply scripts', () => {
   it('quotes pinned versions and puts env before apt-get', async () => {
     const pin = 'docker-ce=5:24.0.7-1~debian.12~bookworm';
     const lines = await applyWith({ packages: [pin], env: { NO_DOCKER_PRUNE: '1', NOTE: 'a b' } }, { install: [pin], cacheAge: 0 });
-    expect(lines[1]).toMatch(/^env 'NO_DOCKER_PRUNE=1' 'NOTE=a b' apt-get install -y .* -- 'docker-ce=5:24\.0\.7-1~debian\.12~bookworm' >&2$/);
+    expect(lines[2]).toMatch(/^env 'NO_DOCKER_PRUNE=1' 'NOTE=a b' apt-get install -y .* -- 'docker-ce=5:24\.0\.7-1~debian\.12~bookworm' 3>&1 >&2$/);
   });
 
   it('holds again what it installed when hold is set (an upgrade resets the selection)', async () => {
@@ -165,7 +168,7 @@ describe('aptPackages: apply scripts', () => {
   });
 
   it('removes without updating the cache, and holds/unholds with apt-mark', async () => {
-    expect(await applyWith({ packages: ['nginx'], state: 'absent' }, { remove: ['nginx'], cacheAge: 999999 })).toEqual(['set -e', 'apt-get remove -y -q --allow-change-held-packages -- nginx >&2']);
+    expect(await applyWith({ packages: ['nginx'], state: 'absent' }, { remove: ['nginx'], cacheAge: 999999 })).toEqual(['set -e', 'echo rigger-apt:remove', 'apt-get remove -y -q --allow-change-held-packages -o APT::Status-Fd=3 -- nginx 3>&1 >&2']);
     expect(await applyWith({ packages: ['a1', 'b2'] }, { hold: ['a1'], unhold: ['b2'] })).toEqual(['set -e', 'apt-mark hold -- a1 >/dev/null', 'apt-mark unhold -- b2 >/dev/null']);
   });
 });
