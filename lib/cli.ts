@@ -9,6 +9,8 @@ export interface CliOptions {
   inventory: string;
   limit?: string;
   check: boolean;
+  /** plan every host, show it, ask once, then apply exactly what was shown (lib/confirmRun.ts) */
+  confirm: boolean;
   diff: boolean;
   tags: string[];
   skipTags: string[];
@@ -80,6 +82,9 @@ export const USAGE = `usage: npx tsx playbooks/<playbook>.ts [options]
                             every inventory var; secrets only as { secret = "NAME" }
   -C, --check               change nothing; show what would change, with diffs
   -D, --diff                show diffs when applying too
+      --confirm             plan every host and show it (as --check), ask once on the
+                            terminal, then apply exactly what was shown; a host whose
+                            state changed meanwhile is shown again, not applied
   -t, --tags TAGS           run only resources with these tags (comma list, repeatable)
       --skip-tags TAGS      skip resources with these tags (comma list, repeatable)
   -f, --forks N             hosts in parallel (default ${DEFAULT_FORKS}) [env ${ENV.forks}]
@@ -126,6 +131,7 @@ const OPTIONS = {
   limit: { type: 'string', short: 'l', multiple: true },
   'extra-vars': { type: 'string', short: 'e', multiple: true },
   check: { type: 'boolean', short: 'C' },
+  confirm: { type: 'boolean' },
   diff: { type: 'boolean', short: 'D' },
   tags: { type: 'string', short: 't', multiple: true },
   'skip-tags': { type: 'string', multiple: true },
@@ -173,12 +179,17 @@ export function parseCli(argv: string[] = process.argv.slice(2), extra: Playbook
   const envForks = fromEnv(ENV.forks);
   const envTimeout = fromEnv(ENV.timeout);
   const envKeys = fromEnv(ENV.privateKey);
+  if (values.confirm) {
+    const clash = (['check', 'render', 'list-hosts', 'list-tasks', 'list-tags'] as const).find((f) => values[f]);
+    if (clash) throw new UserError(`--confirm applies what it shows; it cannot go with --${clash} (see --help)`);
+  }
   return {
     ...(Object.keys(extra).length ? { flags: Object.fromEntries(Object.keys(extra).map((n) => [n, typeof own[n] === 'string' ? nonEmpty(`--${n}`, own[n] as string) : own[n]])) } : {}),
     inventory: nonEmpty('--inventory', values.inventory) ?? fromEnv(ENV.inventory) ?? DEFAULT_INVENTORY,
     // Several --limit flags add up, like one comma-separated pattern.
     limit: values.limit ? values.limit.map((l) => nonEmpty('--limit', l)).join(',') : fromEnv(ENV.limit),
     check: values.check ?? false,
+    confirm: values.confirm ?? false,
     diff: values.diff ?? false,
     tags: commaList(values.tags),
     skipTags: commaList(values['skip-tags']),

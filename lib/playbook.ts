@@ -27,6 +27,8 @@ import { readSshConfig, resolveConnection, type ResolvedConnection } from './tra
 import { unreadExtraVarWarnings, unreadVars, unreadVarWarnings } from './engine/validateVars.js';
 import { assumedFacts } from './engine/expand.js';
 import { renderPlans } from './render.js';
+import { confirmRun } from './confirmRun.js';
+import type { HostPlan } from './engine/confirm.js';
 
 /** The control machine's target name: `hosts: 'local'` in a play, `--limit local`. */
 export const LOCAL = 'local';
@@ -76,6 +78,8 @@ export interface PlaybookIO {
   /** the terminal's size */
   columns?: () => number | undefined;
   rows?: () => number | undefined;
+  /** --confirm's question and its answer (default: asked on the terminal, lib/prompt.ts); tests answer here */
+  ask?: (question: string, signal: AbortSignal) => Promise<string>;
 }
 
 export interface PlaybookOutcome {
@@ -222,6 +226,15 @@ async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO, inter
   // `--json -`: stdout carries the report alone, the human output goes to stderr
   const jsonToStdout = opts.json === '-';
   const human = jsonToStdout ? io.stderr : io.stdout;
+  const emitReport = async (report: JsonReport) => {
+    if (jsonToStdout) io.stdout(jsonReportText(report));
+    else if (opts.json) await writeJsonReport(opts.json, report);
+  };
+  const pass = (targetsNow: string[], o: CliOptions, reporter: ConsoleReporter, expected?: (host: string) => HostPlan | undefined) =>
+    runTargets({ def, inv, expanded, interrupt, conns }, targetsNow, o, reporter, expected);
+  // --confirm draws no live lines: its question must not share the screen with them
+  if (opts.confirm) return await confirmRun({ name: def.name, plays: def.plays, hosts, opts, io: { ...io, stdout: human }, interrupt, run: pass, emitReport });
+
   const live = progressWanted({ tty: io.tty ?? false, term: process.env.TERM, noProgress: opts.noProgress ?? false, jsonToStdout })
     ? new LiveStatus({ write: human, colour: io.colour, columns: io.columns, rows: io.rows })
     : undefined;
@@ -231,6 +244,27 @@ async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO, inter
   for (const s of [interrupt.signal, interrupt.hurry]) s.addEventListener('abort', () => live?.forget(), { once: true });
   const started = Date.now();
   const startupMs = Math.round(process.uptime() * 1000);
+  const ordered = await pass(hosts, opts, reporter);
+  const durationMs = Date.now() - started;
+  reporter.close();
+  reporter.recap(ordered, durationMs);
+  const report = buildJsonReport(opts.check ? 'check' : 'apply', durationMs, ordered, startupMs);
+  await emitReport(report);
+  return { exitCode: interrupt.exitCode ?? exitCodeOf(ordered, opts), report };
+}
+
+/**
+ * One pass over `hosts` (check or apply, as `opts` says): every phase of
+ * plays, up to --forks hosts at once; `expected` gives a host's approved
+ * plan under --confirm. The results are in the order of `hosts`.
+ */
+async function runTargets(
+  { def, inv, expanded, interrupt, conns }: { def: PlaybookDef; inv: Inventory; expanded: ExpandedRun; interrupt: Interrupt; conns: Map<string, ResolvedConnection> },
+  hosts: string[],
+  opts: CliOptions,
+  reporter: ConsoleReporter,
+  expected?: (host: string) => HostPlan | undefined,
+): Promise<Map<string, HostResult>> {
   const results = new Map<string, HostResult>();
   // Plays run in phases: a play with `barrier` starts once every earlier one is done everywhere.
   for (const [i, phase] of phasesOf(def).entries()) {
@@ -261,19 +295,13 @@ async function execute(def: PlaybookDef, opts: CliOptions, io: PlaybookIO, inter
         onTaskStart: (h, t) => reporter.taskStart(h, t),
         onProgress: (h, note) => reporter.progress(h, note),
         inventory: inv,
+        expectedPlan: expected?.(name),
       }).finally(() => reporter.hostEnd(name));
       results.set(name, mergeResults(results.get(name), result));
     });
   }
   // Recap in inventory order, whatever order hosts finished in.
-  const ordered = new Map(hosts.map((h) => [h, results.get(h)!]));
-  const durationMs = Date.now() - started;
-  reporter.close();
-  reporter.recap(ordered, durationMs);
-  const report = buildJsonReport(opts.check ? 'check' : 'apply', durationMs, ordered, startupMs);
-  if (jsonToStdout) io.stdout(jsonReportText(report));
-  else if (opts.json) await writeJsonReport(opts.json, report);
-  return { exitCode: interrupt.exitCode ?? exitCodeOf(ordered, opts), report };
+  return new Map(hosts.map((h) => [h, results.get(h)!]));
 }
 
 /** The plays in phases: a new phase starts at each play with `barrier`. */

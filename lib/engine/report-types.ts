@@ -1,5 +1,6 @@
 // The shape of results, shared by the engine and the reporters (see ARCHITECTURE.md, JSON report).
 import type { ErrorKind, Phase } from '../errors.js';
+import type { HostPlan, PlanDifference } from './confirm.js';
 import type { TextDiff } from './types.js';
 
 export type TaskStatus = 'ok' | 'changed' | 'failed' | 'skipped';
@@ -28,4 +29,6 @@ export interface HostResult {
   durationMs: number;
   /** where this host's time went: SSH connect (handshake + shell), facts, roles (probe/plan/apply/handlers), of which waiting for batched probes */
   phases: { connectMs: number; factsMs: number; convergeMs: number; probeMs: number };
+  /** --confirm: the host's state changed since its plan was shown, so nothing was changed on it; its plan now */
+  drift?: { plan: HostPlan; differences: PlanDifference[] };
 }

@@ -7,9 +7,10 @@ import { expandRoles, type Item, type RoleRun } from './expand.js';
 import { gatherFacts } from './facts.js';
 import { managedDirs, sweepScript } from './leftovers.js';
 import { probeWithPrelude } from './probe.js';
-import { isApiResource, type Change, type HostContext, type Remote, type Resource , type RoleInput } from './types.js';
+import { isApiResource, type Change, type Facts, type HostContext, type Remote, type Resource , type RoleInput } from './types.js';
 import { linkGate } from './links.js';
 import type { HostResult, TaskResult } from './report-types.js';
+import { comparePlans, planOf, type HostPlan } from './confirm.js';
 
 /** A resource (or handler) starting on a host: its state is read (probe), then the host is changed (apply). */
 export interface TaskStart {
@@ -55,6 +56,13 @@ export interface HostRunOptions {
   interruptGraceMs?: number;
   /** aborted on a second signal: the running command is killed at once */
   hurry?: AbortSignal;
+  /**
+   * --confirm: the plan shown and approved for this host (its check run's
+   * tasks). Before anything is changed the host is planned again as that
+   * check run planned it; a different plan changes nothing and is returned
+   * as `drift`.
+   */
+  expectedPlan?: HostPlan;
 }
 
 export async function runHost(host: string, connect: () => Promise<Session>, roles: RoleRun[], opts: HostRunOptions): Promise<HostResult> {
@@ -107,10 +115,23 @@ export async function runHost(host: string, connect: () => Promise<Session>, rol
     const changed = new Set<string>();
     const ctx: HostContext = { host, vars: {}, facts, check: opts.check, wantDiff: opts.wantDiff, log: run.log, http: run.http, countApiRequests: run.countApiRequests, remote: session, changed: (id) => changed.has(id), progress: (note) => opts.onProgress?.(host, note) };
     items = await phase('plan', () => expandRoles(roles, { host, facts, inventory: opts.inventory }, { only: opts.tags, skip: opts.skipTags }));
-    const outcome = await converge(items, ctx, opts, (t) => {
-      if (t.status === 'changed') changed.add(t.resource);
-      record(t);
-    });
+    const again = opts.expectedPlan && !opts.check ? await planAgain(host, roles, facts, session, opts) : undefined;
+    if (again) apiCount = () => run.apiRequests + again.apiRequests();
+    const differences = again && !again.outcome.failure ? comparePlans(opts.expectedPlan!, planOf(again.tasks)) : [];
+    let outcome: Outcome;
+    if (again?.outcome.failure) {
+      // the plan could not be made again: its failure is shown, nothing was changed
+      for (const t of again.tasks.filter((t) => t.status === 'failed')) record(t);
+      outcome = again.outcome;
+    } else if (again && differences.length) {
+      result.drift = { plan: planOf(again.tasks), differences };
+      outcome = again.outcome;
+    } else {
+      outcome = await converge(items, ctx, opts, (t) => {
+        if (t.status === 'changed') changed.add(t.resource);
+        record(t);
+      });
+    }
     result.phases.probeMs = outcome.probeMs;
     result.phases.convergeMs = Date.now() - factsStarted - result.phases.factsMs;
     failure = outcome.failure;
@@ -130,6 +151,24 @@ export async function runHost(host: string, connect: () => Promise<Session>, rol
   if (failure) failure.host ??= host;
   if (failure && isUnreachable(failure)) return done('unreachable', failure);
   return done(failure ? 'failed' : undefined, hostLevel, failure);
+}
+
+/**
+ * --confirm: the host planned again exactly as its check run planned it
+ * (resources expanded afresh, so nothing read now leaks into the apply;
+ * check semantics; one probe batch), before anything is changed.
+ */
+async function planAgain(host: string, roles: RoleRun[], facts: Facts, session: Session, opts: HostRunOptions): Promise<{ tasks: TaskResult[]; outcome: Outcome; apiRequests: () => number }> {
+  const run = makeRunContext({ host, facts, check: true, wantDiff: true, log: (m) => opts.onLog?.(host, m), fetch: opts.fetch });
+  const changed = new Set<string>();
+  const ctx: HostContext = { host, vars: {}, facts, check: true, wantDiff: true, log: run.log, http: run.http, countApiRequests: run.countApiRequests, remote: session, changed: (id) => changed.has(id) };
+  const items = await phase('plan', () => expandRoles(roles, { host, facts, inventory: opts.inventory }, { only: opts.tags, skip: opts.skipTags }));
+  const tasks: TaskResult[] = [];
+  const outcome = await converge(items, ctx, { ...opts, check: true, wantDiff: true }, (t) => {
+    if (t.status === 'changed') changed.add(t.resource);
+    tasks.push(t);
+  });
+  return { tasks, outcome, apiRequests: () => run.apiRequests };
 }
 
 /** Run one phase; whatever it throws names the phase. */

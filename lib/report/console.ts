@@ -72,6 +72,12 @@ export class ConsoleReporter {
     return lines;
   }
 
+  /** --confirm: a host whose state changed between its plan and the apply; nothing was changed on it */
+  drifted(host: string, differences: string[]): void {
+    this.out(`${this.c.magenta('drifted')} ${this.c.bold(host)}: its state changed since its plan was shown; nothing was changed on it`);
+    for (const d of differences) this.out(`  ${d}`);
+  }
+
   log(host: string, message: string): void {
     if (this.opts.verbose > 0) this.out(this.c.dim(`  ${host}: ${message}`));
   }
@@ -84,6 +90,7 @@ export class ConsoleReporter {
       const colour = r.status === 'ok' ? c.green : r.status === 'changed' ? c.yellow : c.red;
       const counts = `ok=${r.counts.ok} changed=${r.counts.changed} failed=${r.counts.failed} skipped=${r.counts.skipped} unreachable=${r.status === 'unreachable' ? 1 : 0}`;
       this.out(`${colour(host.padEnd(width))} : ${counts} remote=${r.remoteCommands}${r.apiRequests ? ` api=${r.apiRequests}` : ""} ${c.dim(`${r.durationMs} ms`)}`);
+      if (r.drift) this.out(`${' '.repeat(width)}   ${c.magenta('drifted: nothing was changed; its state changed since its plan was shown')}`);
       if (r.error) this.out(`${' '.repeat(width)}   ${c.red(r.status === 'unreachable' ? `UNREACHABLE: ${r.error}` : r.error)}`);
     }
   }
