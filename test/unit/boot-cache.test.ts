@@ -4,7 +4,7 @@
 // picked up too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -46,6 +46,22 @@ describe('the cached bundle of a playbook', () => {
     const out = run();
     expect(out).toContain('file:/tmp/second-version');
     expect(out).not.toContain('first-version');
+  });
+
+  it('never runs a code cache of an earlier build, even when the bundle keeps its length', () => {
+    // V8 accepts a code cache for any source of the same length: the cache must be tied to the exact bundle
+    writeFileSync(join(root, 'roles', 'echo', 'index.ts'), role('version-aaa'));
+    expect(run()).toContain('file:/tmp/version-aaa');
+    expect(run()).toContain('file:/tmp/version-aaa');
+    const caches = () => readdirSync(join(root, 'cache')).filter((f) => f.startsWith('echo-') && f.endsWith('.v8cache'));
+    expect(caches()).toHaveLength(1);
+    const before = caches()[0];
+    writeFileSync(join(root, 'roles', 'echo', 'index.ts'), role('version-bbb'));
+    const out = run();
+    expect(out).toContain('file:/tmp/version-bbb');
+    expect(out).not.toContain('version-aaa');
+    expect(caches()).toHaveLength(1);
+    expect(caches()[0]).not.toBe(before);
   });
 
   it('follows a new module that an edited file starts to import', () => {
