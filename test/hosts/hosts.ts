@@ -95,7 +95,7 @@ export interface UpOptions {
 
 export interface DownOptions {
   dir?: string;
-  /** Only this run's containers (default: every container labelled rigger.testhost=1). */
+  /** Only this run's containers (default: the run recorded in the state folder; with none recorded, every container labelled rigger.testhost=1). */
   runId?: string;
   log?: (msg: string) => void;
 }
@@ -277,8 +277,10 @@ export async function loadHosts(dir?: string): Promise<TestHosts> {
 export async function downHosts(opts: DownOptions = {}): Promise<{ removed: number }> {
   const log = opts.log ?? defaultLog;
   const dir = stateDir(opts.dir);
-  const removed = await removeContainers(opts.runId ? ['--filter', `label=${RUN_LABEL}=${opts.runId}`] : []);
   const state = await readState(dir).catch(() => null);
+  // the run recorded in the folder, unless one is named; with neither, every test host (leftovers)
+  const runId = opts.runId ?? state?.runId;
+  const removed = await removeContainers(runId ? ['--filter', `label=${RUN_LABEL}=${runId}`] : []);
   if (!opts.runId || !state || state.runId === opts.runId) {
     await removeStateFiles(dir);
     await fs.rmdir(dir).catch(() => {}); // only if now empty

@@ -2,7 +2,7 @@
 //
 //   npm run testhosts -- up --count 3 [--name-prefix host] [--groups test,web] [--fixtures DIR]
 //   npm run testhosts -- up --names mania,eros
-//   npm run testhosts -- down [--run RUN_ID]
+//   npm run testhosts -- down [--run RUN_ID]   (the run recorded in the state folder; with none, every test host)
 //   npm run testhosts -- image          (build the image if missing, print its tag)
 //   npm run testhosts -- status         (print hosts.json of the state folder)
 //
