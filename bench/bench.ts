@@ -37,6 +37,8 @@ interface Sample {
   cpuMs?: number;
   /** CPU the test hosts' containers used during the run */
   hostsCpuMs?: number;
+  /** CPU the whole machine used during the run (all processes, the kernel included) */
+  machineCpuMs?: number;
   /** max API requests of any host */
   apiRequests?: number;
   /** max round trips of any host */
@@ -53,9 +55,10 @@ const median = (xs: number[]) => {
 };
 
 /** Runs a command, measuring wall time and (through GNU time) the peak RSS of its largest process. */
-function timed(cmd: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ wallMs: number; rssMb: number; cpuMs: number; hostsCpuMs: number; code: number; output: string }> {
+function timed(cmd: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ wallMs: number; rssMb: number; cpuMs: number; hostsCpuMs: number; machineCpuMs: number; code: number; output: string }> {
   return new Promise((resolve) => {
     const hosts0 = hostsCpuNs();
+    const machine0 = machineBusyMs();
     const t0 = process.hrtime.bigint();
     const child = spawn('/usr/bin/time', ['-f', '__RSS_KB=%M __CPU=%U+%S', ...cmd], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -66,9 +69,16 @@ function timed(cmd: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ w
       const rss = Number(/__RSS_KB=(\d+)/.exec(output)?.[1] ?? NaN) / 1024;
       const cpu = /__CPU=([\d.]+)\+([\d.]+)/.exec(output);
       const cpuMs = cpu ? (Number(cpu[1]) + Number(cpu[2])) * 1000 : NaN;
-      resolve({ wallMs, rssMb: rss, cpuMs, hostsCpuMs: (hostsCpuNs() - hosts0) / 1e6, code: code ?? 1, output });
+      resolve({ wallMs, rssMb: rss, cpuMs, hostsCpuMs: (hostsCpuNs() - hosts0) / 1e6, machineCpuMs: machineBusyMs() - machine0, code: code ?? 1, output });
     });
   });
+}
+
+/** CPU time the whole machine has spent busy (all cores, /proc/stat, 10 ms ticks), in ms. */
+function machineBusyMs(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f;
+  return (user + nice + system + irq + softirq + (steal ?? 0)) * 10;
 }
 
 /**
@@ -110,6 +120,7 @@ async function rigger(stage: RunnerStage, forks: number, extra: string[], launch
     rssMb: r.rssMb,
     cpuMs: r.cpuMs,
     hostsCpuMs: r.hostsCpuMs,
+    machineCpuMs: r.machineCpuMs,
     exitCode: r.code,
     roundTrips: Math.max(...hosts.map((h) => h.remoteCommands)),
     apiRequests: Math.max(...hosts.map((h) => h.apiRequests ?? 0)),
@@ -154,7 +165,7 @@ async function prepareAnsible(hosts: TestHosts, stage: RunnerStage): Promise<str
   return dir;
 }
 
-async function ansible(dir: string, hosts: TestHosts, stage: RunnerStage, forks: number, playbook = 'runner'): Promise<Sample> {
+async function ansible(dir: string, hosts: TestHosts, stage: RunnerStage, forks: number, playbook = 'runner', extra: string[] = []): Promise<Sample> {
   const r = await timed(
     [
       'ansible-playbook',
@@ -163,13 +174,14 @@ async function ansible(dir: string, hosts: TestHosts, stage: RunnerStage, forks:
       '--ssh-common-args', `-o UserKnownHostsFile=${hosts.knownHosts} -o StrictHostKeyChecking=yes`,
       '-e', `@${join(dir, 'vars.json')}`,
       '--forks', String(forks),
+      ...extra,
       join(ROOT, 'bench', 'ansible', `${playbook}.yml`),
     ],
     { ...process.env, ANSIBLE_CONFIG: join(ROOT, 'bench', 'ansible', 'ansible.cfg'), RUNNER_VERSION: stage.fixtures.apt.version, ANSIBLE_NOCOLOR: '1' },
   );
   const changed = [...r.output.matchAll(/changed=(\d+)/g)].map((m) => Number(m[1]));
   if (r.code !== 0 || changed.some((c) => c > 0)) process.stderr.write(`ansible: exit ${r.code}, changed=${changed.join(',')}\n${r.output.slice(-3000)}\n`);
-  return { wallMs: r.wallMs, rssMb: r.rssMb, cpuMs: r.cpuMs, hostsCpuMs: r.hostsCpuMs, exitCode: r.code, roundTrips: NaN };
+  return { wallMs: r.wallMs, rssMb: r.rssMb, cpuMs: r.cpuMs, hostsCpuMs: r.hostsCpuMs, machineCpuMs: r.machineCpuMs, exitCode: r.code, roundTrips: NaN };
 }
 
 interface SizeResult {
@@ -180,13 +192,14 @@ interface SizeResult {
   noopTsx: Sample[];
   check: Sample[];
   ansibleNoop: Sample[];
+  ansibleCheck: Sample[];
   /** playbooks/site.ts (common + ssh-hardening), no-op, and its Ansible equivalent */
   site: Sample[];
   ansibleSite: Sample[];
 }
 
 async function benchSize(n: number, withAnsible: boolean): Promise<SizeResult> {
-  const out: SizeResult = { hosts: n, firstConverge: [], noop: [], noopTsx: [], check: [], ansibleNoop: [], site: [], ansibleSite: [] };
+  const out: SizeResult = { hosts: n, firstConverge: [], noop: [], noopTsx: [], check: [], ansibleNoop: [], ansibleCheck: [], site: [], ansibleSite: [] };
   const log = (m: string) => process.stderr.write(`[bench ${n}] ${m}\n`);
   for (let rep = 0; rep < firstRuns; rep++) {
     log(`starting ${n} fresh host(s)`);
@@ -208,6 +221,7 @@ async function benchSize(n: number, withAnsible: boolean): Promise<SizeResult> {
         for (let i = 0; i < ansibleRuns; i++) {
           out.ansibleNoop.push(await ansible(dir, hosts, stage, n));
           out.ansibleSite.push(await ansible(dir, hosts, stage, n, 'site'));
+          out.ansibleCheck.push(await ansible(dir, hosts, stage, n, 'runner', ['--check']));
         }
         log(`ansible no-op x${ansibleRuns}: median ${median(out.ansibleNoop.map((s) => s.wallMs)).toFixed(0)} ms, site ${median(out.ansibleSite.map((s) => s.wallMs)).toFixed(0)} ms`);
       }
@@ -228,6 +242,7 @@ function summary(samples: Sample[]) {
         peakRssMb: Math.round(Math.max(...samples.map((s) => s.rssMb))),
         cpuMs: Math.round(median(samples.map((s) => s.cpuMs ?? NaN))),
         hostsCpuMs: Math.round(median(samples.map((s) => s.hostsCpuMs ?? NaN))),
+        machineCpuMs: Math.round(median(samples.map((s) => s.machineCpuMs ?? NaN))),
         apiRequestsPerHost: median(samples.map((s) => s.apiRequests ?? NaN)),
         startupMs: Math.round(median(samples.map((s) => s.startupMs ?? NaN))),
         connectMs: Math.round(median(samples.map((s) => s.connectMs ?? NaN))),
@@ -244,7 +259,7 @@ const results = [];
 for (const n of sizes) results.push(await benchSize(n, haveAnsible));
 
 const table = results.map((r) => {
-  const [first, noop, noopTsx, check, ans, site, ansSite] = [r.firstConverge, r.noop, r.noopTsx, r.check, r.ansibleNoop, r.site, r.ansibleSite].map(summary);
+  const [first, noop, noopTsx, check, ans, ansCheck, site, ansSite] = [r.firstConverge, r.noop, r.noopTsx, r.check, r.ansibleNoop, r.ansibleCheck, r.site, r.ansibleSite].map(summary);
   return {
     hosts: r.hosts,
     first,
@@ -253,6 +268,8 @@ const table = results.map((r) => {
     check,
     ansible: ans,
     ratio: ans && noop ? +(ans.wallMs / noop.wallMs).toFixed(1) : null,
+    ansibleCheck: ansCheck,
+    checkRatio: ansCheck && check ? +(ansCheck.wallMs / check.wallMs).toFixed(1) : null,
     site,
     ansibleSite: ansSite,
     siteRatio: ansSite && site ? +(ansSite.wallMs / site.wallMs).toFixed(1) : null,
@@ -263,7 +280,7 @@ await writeFile(join(ROOT, 'bench', 'results.json'), JSON.stringify({ machine, r
 
 const fmt = (ms: number | undefined) => (ms === undefined || Number.isNaN(ms) ? '-' : `${(ms / 1000).toFixed(2)} s`);
 const rows = [
-  ['hosts', 'first converge', 'no-op', 'no-op (tsx)', 'check', 'round trips/host', 'API req/host', 'peak RSS', 'Ansible no-op', 'Ansible / rigger', 'site no-op', 'Ansible site', 'ratio'],
+  ['hosts', 'first converge', 'no-op', 'no-op (tsx)', 'check', 'round trips/host', 'API req/host', 'peak RSS', 'Ansible no-op', 'Ansible / rigger', 'Ansible check', 'ratio', 'site no-op', 'Ansible site', 'ratio'],
   ...table.map((t) => [
     String(t.hosts),
     fmt(t.first?.wallMs),
@@ -275,6 +292,8 @@ const rows = [
     `${Math.max(t.first?.peakRssMb ?? 0, t.noop?.peakRssMb ?? 0, t.check?.peakRssMb ?? 0)} MB`,
     fmt(t.ansible?.wallMs),
     t.ratio ? `${t.ratio}x` : '-',
+    fmt(t.ansibleCheck?.wallMs),
+    t.checkRatio ? `${t.checkRatio}x` : '-',
     fmt(t.site?.wallMs),
     fmt(t.ansibleSite?.wallMs),
     t.siteRatio ? `${t.siteRatio}x` : '-',
@@ -283,5 +302,15 @@ const rows = [
 const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
 for (const r of rows) console.log('| ' + r.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |');
 console.log(`\nno-op phases (median): ${table.map((t) => `${t.hosts} host(s): start-up to first connection ${t.noop?.startupMs} ms (tsx: ${t.noopTsx?.startupMs} ms), connect ${t.noop?.connectMs} ms, facts+roles ${t.noop?.factsAndRolesMs} ms`).join('; ')}`);
-console.log(`where a no-op run's time goes (median): ${table.map((t) => `${t.hosts} host(s): wall ${t.noop?.wallMs} ms, rigger CPU ${t.noop?.cpuMs} ms, hosts' CPU ${t.noop?.hostsCpuMs} ms (${machine.cpus} cores shared)`).join('; ')}`);
+// The cores' time during a no-op run, wall x cores, split: rigger's processes, the
+// hosts' containers, everything else (docker-proxy, the kernel's loopback TCP), idle.
+const budget = (t: (typeof table)[number]) => {
+  const n = t.noop;
+  if (!n) return '-';
+  const cores = machine.cpus * n.wallMs;
+  const other = Math.max(0, n.machineCpuMs - n.cpuMs - n.hostsCpuMs);
+  const idle = Math.max(0, cores - n.machineCpuMs);
+  return `${t.hosts} host(s): wall ${n.wallMs} ms = ${machine.cpus} cores x ${n.wallMs} ms = rigger CPU ${n.cpuMs} + hosts' CPU ${n.hostsCpuMs} + other CPU ${other} + idle ${Math.round(idle)} ms`;
+};
+console.log(`where a no-op run's time goes (median): ${table.map(budget).join('; ')}`);
 console.log(`machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memGiB} GiB, Node ${machine.node}; medians of ${runs} runs (first converge: ${firstRuns}, Ansible: ${ansibleRuns}); written to bench/results.json`);
