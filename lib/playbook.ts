@@ -2,6 +2,7 @@
 // with assumed facts (declaration errors exit 1 before anything is contacted)
 // -> (in parallel, bounded by --forks) each host's plays -> console recap,
 // JSON report, exit code.
+import './zodSetup.js';
 import { access, constants, open, stat, unlink } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
