@@ -130,7 +130,7 @@ async function rigger(stage: RunnerStage, forks: number, extra: string[], launch
   };
 }
 
-/** Files the Ansible playbook copies: exactly what rigger wrote on the first host. */
+/** Files the Ansible playbook copies: exactly what rigger wrote; config.toml per host (each runner's own token). */
 async function prepareAnsible(hosts: TestHosts, stage: RunnerStage): Promise<string> {
   const dir = join(STATE, 'ansible');
   await rm(dir, { recursive: true, force: true });
@@ -143,10 +143,11 @@ async function prepareAnsible(hosts: TestHosts, stage: RunnerStage): Promise<str
     '00-rigger-hardening.conf': '/etc/ssh/sshd_config.d/00-rigger-hardening.conf',
     'runner_gitlab-runner.gpg': '/etc/apt/keyrings/runner_gitlab-runner.gpg',
     'runner_gitlab-runner.sources': '/etc/apt/sources.list.d/runner_gitlab-runner.sources',
-    'config.toml': '/etc/gitlab-runner/config.toml',
   };
-  for (const [name, path] of Object.entries(files)) {
-    const r = await timed(['docker', 'cp', `${first.containerId}:${path}`, join(dir, 'files', name)]);
+  const copies = Object.entries(files).map(([name, path]) => ({ id: first.containerId, path, name }));
+  for (const h of hosts.hosts) copies.push({ id: h.containerId, path: '/etc/gitlab-runner/config.toml', name: `config.toml.${h.name}` });
+  for (const { id, path, name } of copies) {
+    const r = await timed(['docker', 'cp', `${id}:${path}`, join(dir, 'files', name)]);
     if (r.code !== 0) throw new Error(`docker cp ${path}: ${r.output}`);
   }
   const inventory = hosts.hosts.map((h) => `${h.name} ansible_host=127.0.0.1 ansible_port=${h.port} ansible_user=root`).join('\n');
