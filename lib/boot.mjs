@@ -122,6 +122,23 @@ async function build(entry, bundle, manifest) {
       b.onResolve({ filter: /\.node$/ }, (args) => ({ path: resolve(args.resolveDir, args.path), external: true }));
     },
   };
+  // Parts of packages no run uses, left out because every start would parse
+  // and evaluate them: zod's 63 translations of its messages (~290 KB; the
+  // English one it configures itself stays), and ssh2's HTTP agents, which
+  // would load Node's http, https and tls modules.
+  const unusedParts = {
+    name: 'unused-package-parts',
+    setup(b) {
+      b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+        args.resolveDir.includes(join('node_modules', 'zod', '')) ? { path: resolve(args.resolveDir, '../locales/en.js'), namespace: 'english-only' } : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: 'english-only' }, (args) => ({ contents: `export { default as en } from ${JSON.stringify(args.path)};`, resolveDir: dirname(args.path) }));
+      b.onResolve({ filter: /^\.\/http-agents\.js$/ }, (args) =>
+        args.resolveDir.includes(join('node_modules', 'ssh2', '')) ? { path: 'ssh2-http-agents', namespace: 'left-out' } : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: 'left-out' }, () => ({ contents: 'module.exports = {};', loader: 'js' }));
+    },
+  };
   const result = await esbuild.build({
     entryPoints: [entry],
     absWorkingDir: ROOT,
@@ -139,11 +156,12 @@ async function build(entry, bundle, manifest) {
     write: false,
     metafile: true,
     logLevel: 'silent',
-    plugins: [nativeAddons, ownUrl],
+    plugins: [nativeAddons, unusedParts, ownUrl],
   });
   mkdirSync(CACHE, { recursive: true });
   const inputs = {};
   for (const file of Object.keys(result.metafile.inputs)) {
+    if (/^(english-only|left-out):/.test(file)) continue; // made up above, not files
     const abs = resolve(ROOT, file);
     const st = statSync(abs);
     inputs[relative(ROOT, abs)] = `${st.size}:${st.mtimeMs}`;
