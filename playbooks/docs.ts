@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --import ./lib/boot.mjs
+#!/usr/bin/env -S node ./lib/boot.cjs
 // The "CI jobs and runners" wiki page, generated from the inventory and the servers.
 //   npx tsx playbooks/docs.ts --out page.md        write the page from the inventory alone (connects to nothing)
 //   npx tsx playbooks/docs.ts --check              measure every server (one round trip each), show the page's diff

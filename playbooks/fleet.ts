@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --import ./lib/boot.mjs
+#!/usr/bin/env -S node ./lib/boot.cjs
 // The autoscaled Scaleway machines of every autoscale runner host: a table of
 // the fleet and its cost, the cleanup of stopped and orphaned runner machines
 // (guarded and bounded; --check shows it), and the cap.

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --import ./lib/boot.mjs
+#!/usr/bin/env -S node ./lib/boot.cjs
 // The runner playbook: turns a fresh Debian server into a GitLab runner host.
 //   npx tsx playbooks/runner.ts --limit mania [--check] [--diff]
 import { playbook } from '../lib/playbook.js';

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --import ./lib/boot.mjs
+#!/usr/bin/env -S node ./lib/boot.cjs
 // Every server gets the base roles: npx tsx playbooks/site.ts [--limit ...]
 import { playbook } from '../lib/playbook.js';
 import common from '../roles/common/index.js';

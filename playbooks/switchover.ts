@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --import ./lib/boot.mjs
+#!/usr/bin/env -S node ./lib/boot.cjs
 // The runner switchover as a runbook, on GitLab from the control machine:
 //   1 the trial fetcher's .gitlab-ci.yml moves from tag docker to download-convert
 //   2 every fetcher of the group does

@@ -1,9 +1,9 @@
-// The fast start (lib/boot.mjs) runs a cached bundle of a playbook: it must
+// The fast start (lib/boot.cjs) runs a cached bundle of a playbook: it must
 // never run stale code. Edit a role's source between two runs, and the second
 // run shows the new behaviour; a new module imported by an edited file is
 // picked up too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,7 +18,11 @@ export default defineRole({ name: 'echo', tasks: () => ({ resources: [file({ pat
 `;
 
 function run(): string {
-  return execFileSync(process.execPath, ['--import', './lib/boot.mjs', 'playbooks/echo.ts', '-i', 'inv.toml', '--list-tasks'], { cwd: root, encoding: 'utf8', env: { ...process.env, RIGGER_CACHE_DIR: join(root, 'cache') } });
+  return execFileSync(process.execPath, ['./lib/boot.cjs', 'playbooks/echo.ts', '-i', 'inv.toml', '--list-tasks'], { cwd: root, encoding: 'utf8', env: { ...process.env, RIGGER_CACHE_DIR: join(root, 'cache') } });
+}
+
+function spawnBoot(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, ['./lib/boot.cjs', ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, RIGGER_CACHE_DIR: join(root, 'cache'), ...env } });
 }
 
 beforeAll(() => {
@@ -74,8 +78,26 @@ describe('the cached bundle of a playbook', () => {
   });
 
   it('keeps each module its own import.meta.url (roles find their files)', () => {
-    expect(readFileSync(join(root, 'lib', 'boot.mjs'), 'utf8')).toContain('own-import-meta-url');
-    const out = execFileSync(process.execPath, ['--import', './lib/boot.mjs', 'playbooks/site.ts', '-i', 'inv.toml', '--list-tasks'], { cwd: root, encoding: 'utf8', env: { ...process.env, RIGGER_CACHE_DIR: join(root, 'cache') } });
+    expect(readFileSync(join(root, 'lib', 'boot.cjs'), 'utf8')).toContain('own-import-meta-url');
+    const out = execFileSync(process.execPath, ['./lib/boot.cjs', 'playbooks/site.ts', '-i', 'inv.toml', '--list-tasks'], { cwd: root, encoding: 'utf8', env: { ...process.env, RIGGER_CACHE_DIR: join(root, 'cache') } });
     expect(out).toContain('template:/etc/ssh/sshd_config.d/');
+  });
+
+  it('gives the playbook its exit code, and under RIGGER_NO_BUNDLE=1 runs the same playbook through tsx', () => {
+    const bad = spawnBoot(['playbooks/echo.ts', '-i', 'missing.toml', '--list-tasks']);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('missing.toml');
+    const viaTsx = spawnBoot(['playbooks/echo.ts', '-i', 'inv.toml', '--list-tasks'], { RIGGER_NO_BUNDLE: '1' });
+    expect(viaTsx.status).toBe(0);
+    expect(viaTsx.stdout).toContain('file:/tmp/edited-module');
+  });
+
+  it('names the file when a role no longer compiles, and exits 1', () => {
+    writeFileSync(join(root, 'roles', 'echo', 'label.ts'), `export const LABEL = ;\n`);
+    const r = spawnBoot(['playbooks/echo.ts', '-i', 'inv.toml', '--list-tasks']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('roles/echo/label.ts');
+    expect(r.stdout).not.toContain('file:/tmp/');
+    writeFileSync(join(root, 'roles', 'echo', 'label.ts'), `export const LABEL = 'edited-module';\n`);
   });
 });

@@ -1,40 +1,58 @@
 // Fast start for playbooks run directly: `./playbooks/runner.ts` has the
-// shebang `node --import ./lib/boot.mjs`. Instead of compiling every module
-// through tsx's loader at each start (~0.6 s), the playbook, the lib/ and
-// roles/ modules it imports and the packages they use are bundled once with
-// esbuild into one CommonJS file in node_modules/.cache/rigger/, and that file
-// is run with V8's code cache (the compiled functions of an earlier run), so
-// a start neither resolves hundreds of modules nor parses 2 MB of JavaScript.
+// shebang `node ./lib/boot.cjs`, so Node runs this file with the playbook's
+// path as its first argument. Instead of compiling every module through
+// tsx's loader at each start (~0.6 s), the playbook, the lib/ and roles/
+// modules it imports and the packages they use are bundled once with esbuild
+// into one CommonJS file in node_modules/.cache/rigger/, and that file is run
+// with V8's code cache (the compiled functions of an earlier run), so a start
+// neither resolves hundreds of modules nor parses 2 MB of JavaScript.
 // The bundle is rebuilt whenever one of its inputs (or this file, esbuild or
 // Node) changed, so an edited role never runs stale.
 //
-// Plain JavaScript on purpose: this file runs before anything can compile
-// TypeScript. Anything that is not a playbook under playbooks/ runs through
-// tsx as before.
-import { createHash } from 'node:crypto';
-import Module, { createRequire } from 'node:module';
-import vm from 'node:vm';
-import process from 'node:process';
-import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+// Plain CommonJS on purpose: this file runs before anything can compile
+// TypeScript, and as the main module it spares Node its ES module loader
+// (~7 ms of every start). Anything that is not a playbook under playbooks/
+// runs through tsx as before.
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+'use strict';
+const { createHash } = require('node:crypto');
+const Module = require('node:module');
+const { createRequire } = Module;
+const vm = require('node:vm');
+const { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
+const { basename, dirname, join, relative, resolve } = require('node:path');
+const { pathToFileURL } = require('node:url');
+
+const ROOT = resolve(__dirname, '..');
 const CACHE = process.env.RIGGER_CACHE_DIR ? resolve(process.env.RIGGER_CACHE_DIR) : join(ROOT, 'node_modules', '.cache', 'rigger');
+// The playbook takes this file's place in process.argv, as if Node ran it
+// directly: a playbook recognises itself as the main script by argv[1].
+process.argv.splice(1, 1);
 const main = process.argv[1] ? realpathSync(process.argv[1]) : '';
 
-if (process.env.RIGGER_NO_BUNDLE || !isPlaybook(main)) {
-  await import('tsx');
+if (!main) {
+  process.stderr.write('usage: node lib/boot.cjs playbooks/<name>.ts [flags]\n');
+  process.exitCode = 1;
+} else if (process.env.RIGGER_NO_BUNDLE || !isPlaybook(main)) {
+  // tsx's loader (as `node --import tsx` would register it), then the file itself
+  import('tsx').then(() => import(pathToFileURL(main).href)).catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
 } else {
   const key = createHash('sha256').update(main).digest('hex').slice(0, 12);
   const bundle = join(CACHE, `${basename(main, '.ts')}-${key}.cjs`);
   const manifest = `${bundle}.inputs.json`;
-  const built = readFresh(manifest) ?? (await build(main, bundle, manifest));
-  runBundle(bundle, `${bundle}.${built.hash}.v8cache`);
-  // The bundle is the playbook: it runs and exits by itself. Never let Node
-  // go on to load the .ts file as the main module (it would run twice).
-  await new Promise((resolveWait) => process.once('beforeExit', resolveWait));
-  process.exit(process.exitCode ?? 0);
+  const built = readFresh(manifest);
+  if (built) runBundle(bundle, `${bundle}.${built.hash}.v8cache`);
+  else
+    build(main, bundle, manifest).then(
+      (b) => runBundle(bundle, `${bundle}.${b.hash}.v8cache`),
+      (e) => {
+        process.stderr.write(`rigger: cannot build ${relative(process.cwd(), main)}: ${e.message}\n`);
+        process.exitCode = 1;
+      },
+    );
 }
 
 function isPlaybook(file) {
@@ -96,13 +114,13 @@ function runBundle(bundle, cacheFile) {
 
 /** What else a build depends on: this file, the esbuild version, Node's version. */
 function stamp() {
-  const self = statSync(fileURLToPath(import.meta.url));
+  const self = statSync(__filename);
   const esbuildVersion = JSON.parse(readFileSync(join(ROOT, 'node_modules', 'esbuild', 'package.json'), 'utf8')).version;
   return `${self.size}:${self.mtimeMs}|esbuild ${esbuildVersion}|node ${process.version}`;
 }
 
 async function build(entry, bundle, manifest) {
-  const esbuild = await import('esbuild');
+  const esbuild = require('esbuild');
   // Each module keeps its own import.meta.url (roles find their templates and
   // files next to their source; a playbook recognises itself as the main script).
   const ownUrl = {
