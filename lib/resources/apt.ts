@@ -64,21 +64,22 @@ export function aptPackages(opts: AptPackagesOptions): Resource<AptPlan> {
   return {
     ...base('apt', names.join(','), opts),
     ...(links ? { links } : {}),
-    // Holds from dpkg's status, not `apt-mark showhold`: run as root, apt-mark (re)writes
-    // /var/cache/apt/*pkgcache.bin, so a probe would change the host (even in check mode).
-    // No package lists at all (a fresh minimal system) means the cache is as stale as it gets.
+    // Holds from dpkg's status (the "h" of db:Status-Abbrev), not `apt-mark showhold`: run as
+    // root, apt-mark (re)writes /var/cache/apt/*pkgcache.bin, so a probe would change the host
+    // (even in check mode). No package lists at all (a fresh minimal system) means the cache
+    // is as stale as it gets.
     probe: sh`dpkg-query -W -f='\${Package}\t\${Version}\t\${db:Status-Abbrev}\n' -- ${names} 2>/dev/null; echo ---
-dpkg-query -W -f='\${Package}\t\${Status}\n' -- ${names} 2>/dev/null | awk -F'\t' '$2 ~ /^hold /{print $1}'; echo ---
 if ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then t=$(stat -c %Y ${STAMP} /var/cache/apt/pkgcache.bin 2>/dev/null | sort -n | tail -1); echo $(( $(date +%s) - \${t:-0} )); else echo nolists; fi`.text,
     plan(current: ProbeResult): Change<AptPlan> | null {
-      const [pkgPart, holdPart, agePart] = current.stdout.split('---\n');
+      const [pkgPart, agePart] = current.stdout.split('---\n');
       const have = new Map<string, Installed>();
+      const held = new Set<string>();
       for (const line of (pkgPart ?? '').split('\n').filter(Boolean)) {
         const [name, version, status] = line.split('\t');
-        // db:Status-Abbrev is desired state, current state, error flag: "ii ", "hi ", "rc ", "un "...
+        // db:Status-Abbrev is desired state, current state, error flag: "ii ", "hi " (held), "rc ", "un "...
         have.set(name, { version, installed: status?.[1] === 'i' });
+        if (status?.[0] === 'h') held.add(name);
       }
-      const held = new Set((holdPart ?? '').split('\n').filter(Boolean));
       const age = agePart?.trim() ? Number(agePart.trim()) : NaN;
       const p: AptPlan = { install: [], remove: [], hold: [], unhold: [], cacheAge: Number.isFinite(age) ? age : Infinity };
       for (const w of wanted) {

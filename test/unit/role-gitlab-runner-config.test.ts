@@ -304,7 +304,7 @@ describe('role tasks', () => {
     const out = await role.tasks({ host: 'mania', vars: vars({ gitlab_runner_version: '17.7.1' }), facts: { ...DEBIAN12_FACTS, os: { ...DEBIAN12_FACTS.os, codename: 'trixie' } } });
     const resources = flat(out);
     const apt = resources.find((r) => r.id === 'apt:gitlab-runner,gitlab-runner-helper-images')!;
-    const change = await apt.plan({ stdout: '---\n---\n10\n', code: 0 }, {} as any);
+    const change = await apt.plan({ stdout: '---\n10\n', code: 0 }, {} as any);
     expect(change?.summary).toBe('install gitlab-runner=17.7.1-1 gitlab-runner-helper-images=17.7.1-1, hold gitlab-runner gitlab-runner-helper-images');
     const scripts: string[] = [];
     await apt.apply(change!, { changed: () => false, remote: { run: async (s: string) => (scripts.push(s), { stdout: '', stderr: '', code: 0 }) } } as any);
