@@ -197,10 +197,12 @@ interface SizeResult {
   /** playbooks/site.ts (common + ssh-hardening), no-op, and its Ansible equivalent */
   site: Sample[];
   ansibleSite: Sample[];
+  /** each Ansible run beside a rigger run of the same playbook made just before it: [rigger, Ansible] */
+  pairs: { noop: [Sample, Sample][]; check: [Sample, Sample][]; site: [Sample, Sample][] };
 }
 
 async function benchSize(n: number, withAnsible: boolean): Promise<SizeResult> {
-  const out: SizeResult = { hosts: n, firstConverge: [], noop: [], noopTsx: [], check: [], ansibleNoop: [], ansibleCheck: [], site: [], ansibleSite: [] };
+  const out: SizeResult = { hosts: n, firstConverge: [], noop: [], noopTsx: [], check: [], ansibleNoop: [], ansibleCheck: [], site: [], ansibleSite: [], pairs: { noop: [], check: [], site: [] } };
   const log = (m: string) => process.stderr.write(`[bench ${n}] ${m}\n`);
   for (let rep = 0; rep < firstRuns; rep++) {
     log(`starting ${n} fresh host(s)`);
@@ -218,11 +220,19 @@ async function benchSize(n: number, withAnsible: boolean): Promise<SizeResult> {
       log(`site no-op x${runs}: median ${median(out.site.map((s) => s.wallMs)).toFixed(0)} ms`);
       if (withAnsible) {
         const dir = await prepareAnsible(hosts, stage);
-        // Interleaved, so a drift of the machine's speed hits both alike.
+        // Each Ansible run right after a rigger run of the same playbook, and the
+        // ratio taken pair by pair: a drift of the machine's speed (this VM's
+        // varies by half from one minute to the next) hits both sides alike.
+        const pair = async (kind: keyof SizeResult['pairs'], mine: () => Promise<Sample>, theirs: () => Promise<Sample>, into: Sample[]) => {
+          const r = await mine();
+          const a = await theirs();
+          into.push(a);
+          out.pairs[kind].push([r, a]);
+        };
         for (let i = 0; i < ansibleRuns; i++) {
-          out.ansibleNoop.push(await ansible(dir, hosts, stage, n));
-          out.ansibleSite.push(await ansible(dir, hosts, stage, n, 'site'));
-          out.ansibleCheck.push(await ansible(dir, hosts, stage, n, 'runner', ['--check']));
+          await pair('noop', () => rigger(stage, n, []), () => ansible(dir, hosts, stage, n), out.ansibleNoop);
+          await pair('site', () => rigger(stage, n, [], 'direct', 'site'), () => ansible(dir, hosts, stage, n, 'site'), out.ansibleSite);
+          await pair('check', () => rigger(stage, n, ['--check']), () => ansible(dir, hosts, stage, n, 'runner', ['--check']), out.ansibleCheck);
         }
         log(`ansible no-op x${ansibleRuns}: median ${median(out.ansibleNoop.map((s) => s.wallMs)).toFixed(0)} ms, site ${median(out.ansibleSite.map((s) => s.wallMs)).toFixed(0)} ms`);
       }
@@ -259,6 +269,9 @@ await mkdir(STATE, { recursive: true });
 const results = [];
 for (const n of sizes) results.push(await benchSize(n, haveAnsible));
 
+/** Median over the pairs of Ansible's time / rigger's time. */
+const pairedRatio = (pairs: [Sample, Sample][]) => (pairs.length ? +median(pairs.map(([r, a]) => a.wallMs / r.wallMs)).toFixed(1) : null);
+
 const table = results.map((r) => {
   const [first, noop, noopTsx, check, ans, ansCheck, site, ansSite] = [r.firstConverge, r.noop, r.noopTsx, r.check, r.ansibleNoop, r.ansibleCheck, r.site, r.ansibleSite].map(summary);
   return {
@@ -268,12 +281,12 @@ const table = results.map((r) => {
     noopTsx,
     check,
     ansible: ans,
-    ratio: ans && noop ? +(ans.wallMs / noop.wallMs).toFixed(1) : null,
+    ratio: pairedRatio(r.pairs.noop),
     ansibleCheck: ansCheck,
-    checkRatio: ansCheck && check ? +(ansCheck.wallMs / check.wallMs).toFixed(1) : null,
+    checkRatio: pairedRatio(r.pairs.check),
     site,
     ansibleSite: ansSite,
-    siteRatio: ansSite && site ? +(ansSite.wallMs / site.wallMs).toFixed(1) : null,
+    siteRatio: pairedRatio(r.pairs.site),
   };
 });
 const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, date: new Date().toISOString() };
