@@ -25,6 +25,8 @@ const { pathToFileURL } = require('node:url');
 
 const ROOT = resolve(__dirname, '..');
 const CACHE = process.env.RIGGER_CACHE_DIR ? resolve(process.env.RIGGER_CACHE_DIR) : join(ROOT, 'node_modules', '.cache', 'rigger');
+/** esbuild namespaces of the modules the build makes up (not files: esbuild names them "namespace:path") */
+const MADE_UP = { englishOnly: 'english-only', leftOut: 'left-out' };
 // The playbook takes this file's place in process.argv, as if Node ran it
 // directly: a playbook recognises itself as the main script by argv[1].
 process.argv.splice(1, 1);
@@ -44,10 +46,10 @@ if (!main) {
   const bundle = join(CACHE, `${basename(main, '.ts')}-${key}.cjs`);
   const manifest = `${bundle}.inputs.json`;
   const built = readFresh(manifest);
-  if (built) runBundle(bundle, `${bundle}.${built.hash}.v8cache`);
+  if (built) runBundle(bundle, built.hash);
   else
     build(main, bundle, manifest).then(
-      (b) => runBundle(bundle, `${bundle}.${b.hash}.v8cache`),
+      (b) => runBundle(bundle, b.hash),
       (e) => {
         process.stderr.write(`rigger: cannot build ${relative(process.cwd(), main)}: ${e.message}\n`);
         process.exitCode = 1;
@@ -87,7 +89,8 @@ function readFresh(manifest) {
  * hash: V8 itself only compares the source's length). Without one, the
  * functions this run compiled are saved when it exits, for the next start.
  */
-function runBundle(bundle, cacheFile) {
+function runBundle(bundle, hash) {
+  const cacheFile = `${bundle}.${hash}.v8cache`;
   // the shebang esbuild keeps is not valid inside the module wrapper (a comment keeps line numbers)
   const source = readFileSync(bundle, 'utf8').replace(/^#!/, '//');
   let cachedData;
@@ -148,13 +151,13 @@ async function build(entry, bundle, manifest) {
     name: 'unused-package-parts',
     setup(b) {
       b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
-        args.resolveDir.includes(join('node_modules', 'zod', '')) ? { path: resolve(args.resolveDir, '../locales/en.js'), namespace: 'english-only' } : undefined,
+        args.resolveDir.includes(join('node_modules', 'zod', '')) ? { path: resolve(args.resolveDir, '../locales/en.js'), namespace: MADE_UP.englishOnly } : undefined,
       );
-      b.onLoad({ filter: /.*/, namespace: 'english-only' }, (args) => ({ contents: `export { default as en } from ${JSON.stringify(args.path)};`, resolveDir: dirname(args.path) }));
+      b.onLoad({ filter: /.*/, namespace: MADE_UP.englishOnly }, (args) => ({ contents: `export { default as en } from ${JSON.stringify(args.path)};`, resolveDir: dirname(args.path) }));
       b.onResolve({ filter: /^\.\/http-agents\.js$/ }, (args) =>
-        args.resolveDir.includes(join('node_modules', 'ssh2', '')) ? { path: 'ssh2-http-agents', namespace: 'left-out' } : undefined,
+        args.resolveDir.includes(join('node_modules', 'ssh2', '')) ? { path: 'ssh2-http-agents', namespace: MADE_UP.leftOut } : undefined,
       );
-      b.onLoad({ filter: /.*/, namespace: 'left-out' }, () => ({ contents: 'module.exports = {};', loader: 'js' }));
+      b.onLoad({ filter: /.*/, namespace: MADE_UP.leftOut }, () => ({ contents: 'module.exports = {};', loader: 'js' }));
     },
   };
   const result = await esbuild.build({
@@ -179,7 +182,7 @@ async function build(entry, bundle, manifest) {
   mkdirSync(CACHE, { recursive: true });
   const inputs = {};
   for (const file of Object.keys(result.metafile.inputs)) {
-    if (/^(english-only|left-out):/.test(file)) continue; // made up above, not files
+    if (Object.values(MADE_UP).some((ns) => file.startsWith(`${ns}:`))) continue; // made up by unusedParts, not files
     const abs = resolve(ROOT, file);
     const st = statSync(abs);
     inputs[relative(ROOT, abs)] = `${st.size}:${st.mtimeMs}`;

@@ -17,12 +17,16 @@ import { file } from '../../lib/resources/index.js';
 export default defineRole({ name: 'echo', tasks: () => ({ resources: [file({ path: '/tmp/${label}', content: 'x' })] }) });
 `;
 
-function run(): string {
-  return execFileSync(process.execPath, ['./lib/boot.cjs', 'playbooks/echo.ts', '-i', 'inv.toml', '--list-tasks'], { cwd: root, encoding: 'utf8', env: { ...process.env, RIGGER_CACHE_DIR: join(root, 'cache') } });
+/** How the tests start the loader: from the copy's root, with a cache of its own. */
+const bootOptions = (env: Record<string, string> = {}) => ({ cwd: root, encoding: 'utf8' as const, env: { ...process.env, RIGGER_CACHE_DIR: join(root, 'cache'), ...env } });
+
+/** `--list-tasks` of a playbook through the loader; throws (with its stderr) unless it exits 0. */
+function run(playbook = 'playbooks/echo.ts'): string {
+  return execFileSync(process.execPath, ['./lib/boot.cjs', playbook, '-i', 'inv.toml', '--list-tasks'], bootOptions());
 }
 
 function spawnBoot(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, ['./lib/boot.cjs', ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, RIGGER_CACHE_DIR: join(root, 'cache'), ...env } });
+  return spawnSync(process.execPath, ['./lib/boot.cjs', ...args], bootOptions(env));
 }
 
 beforeAll(() => {
@@ -79,7 +83,7 @@ describe('the cached bundle of a playbook', () => {
 
   it('keeps each module its own import.meta.url (roles find their files)', () => {
     expect(readFileSync(join(root, 'lib', 'boot.cjs'), 'utf8')).toContain('own-import-meta-url');
-    const out = execFileSync(process.execPath, ['./lib/boot.cjs', 'playbooks/site.ts', '-i', 'inv.toml', '--list-tasks'], { cwd: root, encoding: 'utf8', env: { ...process.env, RIGGER_CACHE_DIR: join(root, 'cache') } });
+    const out = run('playbooks/site.ts');
     expect(out).toContain('template:/etc/ssh/sshd_config.d/');
   });
 
