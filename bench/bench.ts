@@ -192,17 +192,14 @@ interface SizeResult {
   /** the same no-op run started through tsx's CLI (the `npx tsx` path without npx) */
   noopTsx: Sample[];
   check: Sample[];
-  ansibleNoop: Sample[];
-  ansibleCheck: Sample[];
   /** playbooks/site.ts (common + ssh-hardening), no-op, and its Ansible equivalent */
   site: Sample[];
-  ansibleSite: Sample[];
-  /** each Ansible run beside a rigger run of the same playbook made just before it: [rigger, Ansible] */
+  /** each Ansible run (runner no-op, its check, site no-op) beside a rigger run of the same playbook made just before it: [rigger, Ansible] */
   pairs: { noop: [Sample, Sample][]; check: [Sample, Sample][]; site: [Sample, Sample][] };
 }
 
 async function benchSize(n: number, withAnsible: boolean): Promise<SizeResult> {
-  const out: SizeResult = { hosts: n, firstConverge: [], noop: [], noopTsx: [], check: [], ansibleNoop: [], ansibleCheck: [], site: [], ansibleSite: [], pairs: { noop: [], check: [], site: [] } };
+  const out: SizeResult = { hosts: n, firstConverge: [], noop: [], noopTsx: [], check: [], site: [], pairs: { noop: [], check: [], site: [] } };
   const log = (m: string) => process.stderr.write(`[bench ${n}] ${m}\n`);
   for (let rep = 0; rep < firstRuns; rep++) {
     log(`starting ${n} fresh host(s)`);
@@ -223,18 +220,17 @@ async function benchSize(n: number, withAnsible: boolean): Promise<SizeResult> {
         // Each Ansible run right after a rigger run of the same playbook, and the
         // ratio taken pair by pair: a drift of the machine's speed (this VM's
         // varies by half from one minute to the next) hits both sides alike.
-        const pair = async (kind: keyof SizeResult['pairs'], mine: () => Promise<Sample>, theirs: () => Promise<Sample>, into: Sample[]) => {
+        const pair = async (kind: keyof SizeResult['pairs'], mine: () => Promise<Sample>, theirs: () => Promise<Sample>) => {
           const r = await mine();
-          const a = await theirs();
-          into.push(a);
-          out.pairs[kind].push([r, a]);
+          out.pairs[kind].push([r, await theirs()]);
         };
         for (let i = 0; i < ansibleRuns; i++) {
-          await pair('noop', () => rigger(stage, n, []), () => ansible(dir, hosts, stage, n), out.ansibleNoop);
-          await pair('site', () => rigger(stage, n, [], 'direct', 'site'), () => ansible(dir, hosts, stage, n, 'site'), out.ansibleSite);
-          await pair('check', () => rigger(stage, n, ['--check']), () => ansible(dir, hosts, stage, n, 'runner', ['--check']), out.ansibleCheck);
+          await pair('noop', () => rigger(stage, n, []), () => ansible(dir, hosts, stage, n));
+          await pair('site', () => rigger(stage, n, [], 'direct', 'site'), () => ansible(dir, hosts, stage, n, 'site'));
+          await pair('check', () => rigger(stage, n, ['--check']), () => ansible(dir, hosts, stage, n, 'runner', ['--check']));
         }
-        log(`ansible no-op x${ansibleRuns}: median ${median(out.ansibleNoop.map((s) => s.wallMs)).toFixed(0)} ms, site ${median(out.ansibleSite.map((s) => s.wallMs)).toFixed(0)} ms`);
+        const ansibleMedian = (kind: keyof SizeResult['pairs']) => median(ansibleOf(out.pairs[kind]).map((s) => s.wallMs)).toFixed(0);
+        log(`ansible no-op x${ansibleRuns}: median ${ansibleMedian('noop')} ms, site ${ansibleMedian('site')} ms`);
       }
     } finally {
       await stage.close();
@@ -269,11 +265,16 @@ await mkdir(STATE, { recursive: true });
 const results = [];
 for (const n of sizes) results.push(await benchSize(n, haveAnsible));
 
+/** The Ansible samples of some pairs. */
+function ansibleOf(pairs: [Sample, Sample][]): Sample[] {
+  return pairs.map(([, a]) => a);
+}
+
 /** Median over the pairs of Ansible's time / rigger's time. */
 const pairedRatio = (pairs: [Sample, Sample][]) => (pairs.length ? +median(pairs.map(([r, a]) => a.wallMs / r.wallMs)).toFixed(1) : null);
 
 const table = results.map((r) => {
-  const [first, noop, noopTsx, check, ans, ansCheck, site, ansSite] = [r.firstConverge, r.noop, r.noopTsx, r.check, r.ansibleNoop, r.ansibleCheck, r.site, r.ansibleSite].map(summary);
+  const [first, noop, noopTsx, check, ans, ansCheck, site, ansSite] = [r.firstConverge, r.noop, r.noopTsx, r.check, ansibleOf(r.pairs.noop), ansibleOf(r.pairs.check), r.site, ansibleOf(r.pairs.site)].map(summary);
   return {
     hosts: r.hosts,
     first,
